@@ -1,0 +1,10 @@
+//! Shared building blocks of distil: transformer layers, devices, model sources (local
+//! directory or Hugging Face Hub id) and HF-compatible checkpoint IO.
+
+pub mod device;
+pub mod error;
+pub mod source;
+
+pub use device::DeviceSpec;
+pub use error::CoreError;
+pub use source::ModelSource;

@@ -1,0 +1,2 @@
+//! The teacher: BERT (`BertModel`, `BertForMaskedLM`, `BertForSequenceClassification`,
+//! `BertForQuestionAnswering`) computing exactly what `transformers` computes.
