@@ -3,8 +3,10 @@
 
 pub mod device;
 pub mod error;
+pub mod model;
 pub mod source;
 
 pub use device::DeviceSpec;
 pub use error::CoreError;
+pub use model::{EncoderInput, EncoderOutput, MaskedLanguageModel};
 pub use source::ModelSource;
