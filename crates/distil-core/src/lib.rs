@@ -1,9 +1,12 @@
 //! Shared building blocks of distil: transformer layers, devices, model sources (local
 //! directory or Hugging Face Hub id) and HF-compatible checkpoint IO.
 
+pub mod checkpoint;
+pub mod config;
 pub mod device;
 pub mod error;
 pub mod model;
+pub mod nn;
 pub mod source;
 
 pub use device::DeviceSpec;
