@@ -1,6 +1,6 @@
 //! Loading a Hugging Face `tokenizer.json` from a local directory or a Hub id.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use distil_core::{CoreError, ModelSource};
 use tokenizers::Tokenizer;
@@ -20,11 +20,21 @@ pub enum TokenizerError {
 /// file that pads to a fixed length (as sentence-transformers exports do) would otherwise
 /// change every encoding.
 pub fn load_tokenizer(spec: &str) -> Result<Tokenizer, TokenizerError> {
+    load_tokenizer_file(&tokenizer_file(spec)?)
+}
+
+/// The path of the `tokenizer.json` that `spec` names (fetched from the Hub when needed).
+pub fn tokenizer_file(spec: &str) -> Result<PathBuf, TokenizerError> {
     let source = ModelSource::parse(spec);
-    let path = match &source {
+    Ok(match &source {
         ModelSource::Local(p) if p.is_file() => p.clone(),
         _ => source.file("tokenizer.json")?,
-    };
+    })
+}
+
+/// Loads a `tokenizer.json` file, clearing its truncation and padding like [`load_tokenizer`].
+pub fn load_tokenizer_file(path: &Path) -> Result<Tokenizer, TokenizerError> {
+    let path = path.to_path_buf();
     let mut tokenizer = Tokenizer::from_file(&path).map_err(|e| TokenizerError::Parse {
         path: path.clone(),
         reason: e.to_string(),

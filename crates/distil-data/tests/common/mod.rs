@@ -1,0 +1,77 @@
+//! Helpers shared by the data tests: the shipped tokenizer, small corpora, parquet inputs.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, StringArray, UInt32Array};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::record_batch::RecordBatch;
+use distil_data::{prepare, Manifest, NoProgress, PrepOptions};
+use parquet::arrow::ArrowWriter;
+
+pub fn tokenizer_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/vocab/bert-base-uncased")
+}
+
+pub fn tokenizer() -> tokenizers::Tokenizer {
+    distil_data::load_tokenizer(tokenizer_dir().to_str().unwrap()).unwrap()
+}
+
+/// The first `n` non-blank lines of a shipped book.
+pub fn book_lines(n: usize) -> Vec<String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../data/text/books/gutenberg/pg1342-austen-pride-and-prejudice.txt");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take(n)
+        .map(String::from)
+        .collect()
+}
+
+/// Writes a parquet file with a `text` column (and an unrelated `id` column).
+pub fn write_text_parquet(path: &Path, texts: &[String]) {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::UInt32, false),
+        Field::new("text", DataType::Utf8, false),
+    ]));
+    let ids: ArrayRef = Arc::new(UInt32Array::from_iter_values(0..texts.len() as u32));
+    let text: ArrayRef = Arc::new(StringArray::from_iter_values(texts));
+    let batch = RecordBatch::try_new(schema.clone(), vec![ids, text]).unwrap();
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+pub fn options(inputs: Vec<PathBuf>, out: &Path) -> PrepOptions {
+    PrepOptions {
+        inputs,
+        tokenizer: tokenizer_dir().to_str().unwrap().to_string(),
+        out: out.to_path_buf(),
+        max_seq_len: 512,
+        shard_tokens: 1_000_000,
+        seed: 7,
+    }
+}
+
+pub fn prep(options: &PrepOptions) -> Manifest {
+    prepare(options, &NoProgress).unwrap()
+}
+
+/// Every row of every shard, in file order.
+pub fn shard_rows(dir: &Path) -> Vec<Vec<u32>> {
+    let manifest = Manifest::load(dir).unwrap();
+    let mut rows = Vec::new();
+    for entry in &manifest.shards {
+        distil_data::shard::verify_shard(dir, entry).unwrap();
+        for row in distil_data::shard::ShardRows::open(dir, &manifest, entry, 0).unwrap() {
+            rows.push(row.unwrap());
+        }
+    }
+    rows
+}
