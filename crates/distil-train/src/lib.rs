@@ -1,2 +1,31 @@
 //! Distillation training: the triple loss (soft-target KL, masked-LM cross-entropy, cosine
 //! alignment), the AdamW optimiser and schedule, resumable checkpoints, and run logging.
+//! The run directory, metrics, checkpoints and optimizer are task-agnostic and shared with
+//! fine-tuning.
+
+pub mod checkpoint;
+pub mod config;
+pub mod error;
+mod fs;
+pub mod interrupt;
+pub mod loss;
+pub mod memory;
+pub mod metrics;
+pub mod optim;
+pub mod progress;
+pub mod rng;
+pub mod run_dir;
+pub mod running_means;
+pub mod state;
+
+pub use checkpoint::{Checkpoint, CheckpointManager, MetricGoal};
+pub use config::{check_compatibility, DistillConfig, LossConfig, ModelDims, Precision};
+pub use error::TrainError;
+pub use interrupt::Interrupt;
+pub use loss::{LossContext, LossInputs, LossOutput, LossTerm, RowIndex, Rows, TripleLoss};
+pub use metrics::MetricsLogger;
+pub use optim::{AdamW, AdamWConfig, GradAccumulation, LinearWarmupDecay, LossScaler};
+pub use progress::TrainProgress;
+pub use run_dir::{ExistingRun, RunDir};
+pub use running_means::RunningMeans;
+pub use state::TrainerState;

@@ -1,0 +1,62 @@
+//! Errors of the training crate, each naming the file, key or step it concerns.
+
+use std::path::{Path, PathBuf};
+
+use distil_core::config::{ConfigError, InvalidKey};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("incompatible models: {0}")]
+    Incompatible(#[from] InvalidKey),
+    #[error("cannot access `{}`: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("`{}`: {source}", path.display())]
+    Tch {
+        path: PathBuf,
+        source: tch::TchError,
+    },
+    #[error("`{}` is not a valid trainer state: {source}", path.display())]
+    State {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("optimizer state `{}` does not fit this model: {message}", path.display())]
+    OptimizerState { path: PathBuf, message: String },
+    #[error(
+        "run directory `{}` already holds a run; pass --resume to continue it or choose another \
+         output.run_name",
+        path.display()
+    )]
+    RunExists { path: PathBuf },
+    #[error("cannot install the Ctrl-C handler: {0}")]
+    Interrupt(String),
+    #[error(
+        "`{metric}` is {value} at optimizer step {step}; stopping (the last checkpoint is intact)"
+    )]
+    NonFinite {
+        step: u64,
+        metric: String,
+        value: f64,
+    },
+}
+
+impl TrainError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        TrainError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub(crate) fn tch(path: &Path, source: tch::TchError) -> Self {
+        TrainError::Tch {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The distillation run config: the shipped recipe, one-line errors that name the key, `--set`
+//! overrides and the teacher/student compatibility check.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on bad fixtures
+
+use std::path::{Path, PathBuf};
+
+use distil_core::config::parse_config;
+use distil_core::DeviceSpec;
+use distil_train::config::StudentInit;
+use distil_train::{check_compatibility, DistillConfig, LossConfig, ModelDims, Precision};
+
+fn shipped() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../configs/distill/distilbert-base-uncased.yaml")
+}
+
+fn load_text(text: &str, overrides: &[&str]) -> Result<DistillConfig, String> {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let path = Path::new("run.yaml");
+    let cfg: DistillConfig = parse_config(text, path, &overrides).map_err(|e| e.to_string())?;
+    cfg.validate().map_err(|e| e.in_file(path).to_string())?;
+    Ok(cfg)
+}
+
+fn one_line_naming(err: &str, key: &str) {
+    assert!(!err.contains('\n'), "not one line: {err}");
+    assert!(
+        err.contains(&format!("`{key}`")),
+        "does not name `{key}`: {err}"
+    );
+    assert!(err.contains("run.yaml"), "does not name the file: {err}");
+}
+
+#[test]
+fn shipped_recipe_parses_validates_and_equals_the_defaults() {
+    let cfg = DistillConfig::load(&shipped(), &[]).unwrap();
+    assert_eq!(cfg, DistillConfig::default());
+    assert_eq!(cfg.loss.alpha_ce, 5.0);
+    assert_eq!(cfg.loss.alpha_mlm, 2.0);
+    assert_eq!(cfg.loss.alpha_cos, 1.0);
+    assert_eq!(cfg.loss.temperature, 2.0);
+    assert_eq!(cfg.optimizer.betas, [0.9, 0.98]);
+    assert_eq!(cfg.optimizer.grad_accumulation, 50);
+    assert_eq!(cfg.student.init, StudentInit::TeacherLayers);
+    assert_eq!(cfg.student.teacher_layers, [0, 2, 4, 7, 9, 11]);
+    assert!(cfg.student.freeze_position_embeddings);
+    assert_eq!(cfg.training.seed, 56);
+    assert_eq!(
+        cfg.run_dir(),
+        PathBuf::from("experiments/distilbert-base-uncased")
+    );
+}
+
+#[test]
+fn unknown_key_wrong_type_and_bad_values_are_one_line_errors_naming_the_key() {
+    let err = load_text("loss:\n  alpha_kd: 1.0\n", &[]).unwrap_err();
+    one_line_naming(&err, "loss.alpha_kd");
+    let err = load_text("optimizer:\n  grad_accumulation: many\n", &[]).unwrap_err();
+    one_line_naming(&err, "optimizer.grad_accumulation");
+    assert!(err.contains("invalid type"), "{err}");
+    let err = load_text("loss:\n  alpha_mlm: -2.0\n", &[]).unwrap_err();
+    one_line_naming(&err, "loss.alpha_mlm");
+    let err = load_text(
+        "loss: {alpha_ce: 0, alpha_mlm: 0, alpha_cos: 0, alpha_mse: 0}\n",
+        &[],
+    )
+    .unwrap_err();
+    one_line_naming(&err, "loss.alpha_ce");
+    let err = load_text("loss:\n  temperature: 0\n", &[]).unwrap_err();
+    one_line_naming(&err, "loss.temperature");
+    let err = load_text("training:\n  device: tpu\n", &[]).unwrap_err();
+    one_line_naming(&err, "training.device");
+    let err = load_text("training:\n  precision: fp8\n", &[]).unwrap_err();
+    one_line_naming(&err, "training.precision");
+    let err = load_text("student:\n  teacher_layers: [4, 2]\n", &[]).unwrap_err();
+    one_line_naming(&err, "student.teacher_layers");
+    let err = load_text("student:\n  init: checkpoint\n", &[]).unwrap_err();
+    one_line_naming(&err, "student.checkpoint");
+    let err = load_text("optimizer:\n  betas: [0.9, 1.0]\n", &[]).unwrap_err();
+    one_line_naming(&err, "optimizer.betas");
+    let err = load_text("output:\n  run_name: a/b\n", &[]).unwrap_err();
+    one_line_naming(&err, "output.run_name");
+}
+
+#[test]
+fn set_overrides_apply_before_validation() {
+    let cfg = load_text(
+        "",
+        &[
+            "loss.temperature=3",
+            "optimizer.betas=[0.8, 0.9]",
+            "training.device=cuda:1",
+            "training.precision=bf16",
+            "training.max_steps=200",
+            "student.teacher_layers=[0, 11]",
+        ],
+    )
+    .unwrap();
+    assert_eq!(cfg.loss.temperature, 3.0);
+    assert_eq!(cfg.optimizer.betas, [0.8, 0.9]);
+    assert_eq!(cfg.training.device, DeviceSpec::Cuda(1));
+    assert_eq!(cfg.training.precision, Precision::Bf16);
+    assert_eq!(cfg.training.max_steps, Some(200));
+    assert_eq!(cfg.student.teacher_layers, [0, 11]);
+
+    let err = load_text("", &["loss.alpha_ce=-1"]).unwrap_err();
+    one_line_naming(&err, "loss.alpha_ce");
+    let err = load_text("", &["loss.alpha_typo=1"]).unwrap_err();
+    one_line_naming(&err, "loss.alpha_typo");
+    assert!(err.contains("--set loss.alpha_typo=1"), "{err}");
+}
+
+#[test]
+fn resolved_config_round_trips_through_yaml() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = load_text("", &["training.device=cpu", "loss.alpha_mse=0.5"]).unwrap();
+    let path = dir.path().join("config.yaml");
+    distil_core::config::save_config(&cfg, &path).unwrap();
+    assert_eq!(DistillConfig::load(&path, &[]).unwrap(), cfg);
+}
+
+#[test]
+fn incompatible_teacher_and_student_name_the_key() {
+    let teacher = ModelDims {
+        vocab_size: 30522,
+        hidden_size: 768,
+        max_position_embeddings: 512,
+    };
+    let loss = LossConfig::default();
+    assert!(check_compatibility(&teacher, &teacher, &loss).is_ok());
+
+    let student = ModelDims {
+        vocab_size: 30000,
+        ..teacher
+    };
+    let err = check_compatibility(&teacher, &student, &loss)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`student.vocab_size`") && err.contains("30000") && err.contains("30522"),
+        "{err}"
+    );
+
+    let narrow = ModelDims {
+        hidden_size: 384,
+        ..teacher
+    };
+    let err = check_compatibility(&teacher, &narrow, &loss)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`student.hidden_size`"), "{err}");
+    let no_cos = LossConfig {
+        alpha_cos: 0.0,
+        ..LossConfig::default()
+    };
+    assert!(check_compatibility(&teacher, &narrow, &no_cos).is_ok());
+}
