@@ -1,2 +1,17 @@
 //! Downstream tasks: GLUE (nine tasks) and SQuAD v1.1/v2.0 readers, features, fine-tuning
 //! and task-time distillation, and each task's official metric.
+//!
+//! The data side works on CPU tensors: features are padded into [`EncoderBatch`]es
+//! ([`ClassificationBatch`], [`squad::QaBatch`]) that any head takes, and the heads' logits
+//! come back as predictions scored by the official metrics.
+
+pub mod batch;
+pub mod error;
+pub mod glue;
+pub mod output;
+pub mod squad;
+pub mod tsv;
+
+pub use batch::{special_token_id, EncodedText, EncoderBatch, SegmentIds};
+pub use error::TaskError;
+pub use glue::{ClassificationBatch, GlueExample, GlueLabel, GlueSplit, GlueTask};

@@ -1,0 +1,65 @@
+//! Errors of the task layer: data files, encoding, configs and outputs.
+
+use std::path::PathBuf;
+
+/// Errors raised while reading task data, building features, decoding and writing results.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: expected at least {expected} tab-separated columns, found {found}")]
+    ShortRow {
+        path: PathBuf,
+        line: usize,
+        expected: usize,
+        found: usize,
+    },
+    #[error("{path}:{line}: unknown label `{label}`; {task} expects one of {expected:?}")]
+    UnknownLabel {
+        path: PathBuf,
+        line: usize,
+        label: String,
+        task: String,
+        expected: Vec<String>,
+    },
+    #[error("{path}:{line}: score `{value}` is not a number")]
+    BadScore {
+        path: PathBuf,
+        line: usize,
+        value: String,
+    },
+    #[error("{path}: not a SQuAD file: {reason}")]
+    SquadJson { path: PathBuf, reason: String },
+    #[error("{path}: question {qid}: answer {text:?} at character {start} {reason}")]
+    AnswerOutsideContext {
+        path: PathBuf,
+        qid: String,
+        text: String,
+        start: usize,
+        reason: String,
+    },
+    #[error("tensor: {0}")]
+    Tensor(#[from] tch::TchError),
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    #[error("the tokenizer has no `{0}` token; SQuAD features need BERT's [CLS]/[SEP]/[PAD]")]
+    MissingSpecialToken(&'static str),
+    #[error("invalid config: {key}: {reason}")]
+    Config { key: &'static str, reason: String },
+    #[error("{what}: expected {expected}, found {found}")]
+    Mismatch {
+        what: &'static str,
+        expected: String,
+        found: String,
+    },
+    #[error("unknown GLUE task `{0}`; expected one of cola, sst-2, mrpc, sts-b, qqp, mnli, qnli, rte, wnli")]
+    UnknownTask(String),
+}
