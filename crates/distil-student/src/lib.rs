@@ -1,2 +1,21 @@
 //! The student: DistilBERT (`DistilBertModel` and its MLM, classification and QA heads),
 //! computing exactly what `transformers` computes, and its initialisation from teacher layers.
+//! Variable names equal HF state-dict keys, so HF checkpoints load as they are.
+
+pub mod any_model;
+pub mod config;
+pub mod embeddings;
+pub mod init_student;
+pub mod masked_lm;
+pub mod model;
+pub mod question_answering;
+pub mod sequence_classification;
+pub mod transformer;
+
+pub use any_model::{AnyConfig, AnyMaskedLm, AnyModel, AnyModelOutput};
+pub use config::DistilBertConfig;
+pub use init_student::{init_student, save_student, InitStudentError, PAPER_LAYERS};
+pub use masked_lm::DistilBertForMaskedLM;
+pub use model::DistilBertModel;
+pub use question_answering::DistilBertForQuestionAnswering;
+pub use sequence_classification::DistilBertForSequenceClassification;

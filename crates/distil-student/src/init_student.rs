@@ -1,0 +1,234 @@
+//! A DistilBERT student initialised from chosen BERT teacher layers, as the reference
+//! `scripts/extract_distilbert.py` does: embeddings (without token types), the chosen
+//! layers renamed, and the MLM head's bias (and, optionally, its transform).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use distil_core::checkpoint::{find_weights, save_hf_dir, SaveOptions};
+use distil_core::nn::{build_and_load, ModelError, Pretrained, PretrainedModel};
+use distil_teacher::{BertConfig, BertForMaskedLM};
+use serde_json::Value;
+use tch::{Device, Tensor};
+
+use crate::config::LAYER_NORM_EPS;
+use crate::{DistilBertConfig, DistilBertForMaskedLM};
+
+/// The paper's choice for a 6-layer student of a 12-layer teacher ("one layer out of two").
+pub const PAPER_LAYERS: [i64; 6] = [0, 2, 4, 7, 9, 11];
+
+/// Teacher sub-module (under `bert.encoder.layer.N.`) to student sub-module (under
+/// `distilbert.transformer.layer.i.`); each has a `weight` and a `bias`.
+const LAYER_MAP: [(&str, &str); 8] = [
+    ("attention.self.query", "attention.q_lin"),
+    ("attention.self.key", "attention.k_lin"),
+    ("attention.self.value", "attention.v_lin"),
+    ("attention.output.dense", "attention.out_lin"),
+    ("attention.output.LayerNorm", "sa_layer_norm"),
+    ("intermediate.dense", "ffn.lin1"),
+    ("output.dense", "ffn.lin2"),
+    ("output.LayerNorm", "output_layer_norm"),
+];
+
+/// Why a student cannot be made from a teacher.
+#[derive(Debug, thiserror::Error)]
+pub enum InitStudentError {
+    #[error("--layers is empty: name at least one teacher layer")]
+    NoLayers,
+    #[error(
+        "teacher layer {layer} does not exist: the teacher has {n_layers} layers (0..{n_layers})"
+    )]
+    LayerOutOfRange { layer: i64, n_layers: i64 },
+    #[error(
+        "the teacher's layer_norm_eps is {found}, but DistilBERT's LayerNorm eps is fixed at \
+         {LAYER_NORM_EPS}: the student would not compute what the teacher's layers compute"
+    )]
+    LayerNormEps { found: f64 },
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+/// The student's config: the teacher's widths, heads, activation, dropouts and positions,
+/// with `layers.len()` layers (HF's key renaming: `hidden_size` to `dim`, and so on).
+pub fn student_config(
+    teacher: &BertConfig,
+    layers: &[i64],
+) -> Result<DistilBertConfig, InitStudentError> {
+    validate_layers(teacher, layers)?;
+    if teacher.layer_norm_eps != LAYER_NORM_EPS {
+        return Err(InitStudentError::LayerNormEps {
+            found: teacher.layer_norm_eps,
+        });
+    }
+    Ok(DistilBertConfig {
+        vocab_size: teacher.vocab_size,
+        dim: teacher.hidden_size,
+        n_layers: layers.len() as i64,
+        n_heads: teacher.num_attention_heads,
+        hidden_dim: teacher.intermediate_size,
+        max_position_embeddings: teacher.max_position_embeddings,
+        sinusoidal_pos_embds: false,
+        activation: teacher.hidden_act,
+        dropout: teacher.hidden_dropout_prob,
+        attention_dropout: teacher.attention_probs_dropout_prob,
+        qa_dropout: 0.1,
+        seq_classif_dropout: 0.2,
+        tie_weights_: true,
+        pad_token_id: teacher.pad_token_id,
+        initializer_range: teacher.initializer_range,
+        model_type: "distilbert".to_string(),
+        architectures: Some(vec!["DistilBertForMaskedLM".to_string()]),
+        id2label: None,
+        num_labels: None,
+        extra: Default::default(),
+    })
+}
+
+fn validate_layers(teacher: &BertConfig, layers: &[i64]) -> Result<(), InitStudentError> {
+    if layers.is_empty() {
+        return Err(InitStudentError::NoLayers);
+    }
+    let n_layers = teacher.num_hidden_layers;
+    match layers.iter().find(|&&l| !(0..n_layers).contains(&l)) {
+        Some(&layer) => Err(InitStudentError::LayerOutOfRange { layer, n_layers }),
+        None => Ok(()),
+    }
+}
+
+/// Student tensors from teacher tensors named as a `BertForMaskedLM`'s variables: student
+/// layer `i` takes teacher layer `layers[i]`. Without `vocab_transform` the student's MLM
+/// transform is left out (it starts from a fresh init).
+pub fn student_tensors(
+    teacher: &BTreeMap<String, Tensor>,
+    layers: &[i64],
+    vocab_transform: bool,
+) -> BTreeMap<String, Tensor> {
+    let mut names: Vec<(String, String)> = Vec::new();
+    for part in ["word_embeddings.weight", "position_embeddings.weight"]
+        .into_iter()
+        .chain(["LayerNorm.weight", "LayerNorm.bias"])
+    {
+        names.push((
+            format!("bert.embeddings.{part}"),
+            format!("distilbert.embeddings.{part}"),
+        ));
+    }
+    for (student, &layer) in layers.iter().enumerate() {
+        for (from, to) in LAYER_MAP {
+            for suffix in ["weight", "bias"] {
+                names.push((
+                    format!("bert.encoder.layer.{layer}.{from}.{suffix}"),
+                    format!("distilbert.transformer.layer.{student}.{to}.{suffix}"),
+                ));
+            }
+        }
+    }
+    names.push((
+        "cls.predictions.bias".to_string(),
+        "vocab_projector.bias".to_string(),
+    ));
+    if vocab_transform {
+        for (from, to) in [
+            ("cls.predictions.transform.dense", "vocab_transform"),
+            ("cls.predictions.transform.LayerNorm", "vocab_layer_norm"),
+        ] {
+            for suffix in ["weight", "bias"] {
+                names.push((format!("{from}.{suffix}"), format!("{to}.{suffix}")));
+            }
+        }
+    }
+    names
+        .into_iter()
+        .filter_map(|(from, to)| teacher.get(&from).map(|t| (to, t.shallow_clone())))
+        .collect()
+}
+
+/// Loads the teacher's MLM checkpoint from `teacher_dir` and builds the student in a new store
+/// on `device`; every student variable is the teacher's, except a fresh MLM transform when
+/// `vocab_transform` is off.
+pub fn init_student(
+    teacher_dir: &Path,
+    layers: &[i64],
+    vocab_transform: bool,
+    device: Device,
+) -> Result<Pretrained<DistilBertForMaskedLM, DistilBertConfig>, InitStudentError> {
+    let teacher = BertForMaskedLM::from_pretrained(teacher_dir, Device::Cpu)?;
+    let config = student_config(&teacher.config, layers)?;
+    let teacher_tensors = teacher.vs.variables().into_iter().collect();
+    let tensors = student_tensors(&teacher_tensors, layers, vocab_transform);
+    let mut spec = DistilBertForMaskedLM::load_spec();
+    if !vocab_transform {
+        spec = spec.allow_missing(["vocab_transform", "vocab_layer_norm"]);
+    }
+    let file = find_weights(teacher_dir).map_err(ModelError::from)?;
+    Ok(build_and_load(
+        config,
+        &tensors,
+        &file,
+        &spec,
+        device,
+        DistilBertForMaskedLM::new,
+    )?)
+}
+
+/// Writes a student as an HF DistilBERT directory (config, `model.safetensors`, and the
+/// tokenizer files found in `tokenizer_dir`).
+pub fn save_student(
+    student: &Pretrained<DistilBertForMaskedLM, DistilBertConfig>,
+    out_dir: &Path,
+    tokenizer_dir: Option<&Path>,
+) -> Result<(), ModelError> {
+    let config: Value =
+        serde_json::to_value(&student.config).map_err(|e| ModelError::ParseConfig {
+            path: out_dir.join("config.json"),
+            message: e.to_string(),
+        })?;
+    let options = SaveOptions {
+        dtype: None,
+        tokenizer_dir: tokenizer_dir.map(Path::to_path_buf),
+    };
+    save_hf_dir(out_dir, &config, &student.vs, &options)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn teacher_config() -> BertConfig {
+        serde_json::from_value(serde_json::json!({
+            "vocab_size": 100, "hidden_size": 8, "num_hidden_layers": 4,
+            "num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 32,
+            "hidden_act": "gelu_new", "attention_probs_dropout_prob": 0.05
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn config_follows_the_teacher_and_the_layer_list() {
+        let student = student_config(&teacher_config(), &[0, 3]).unwrap();
+        assert_eq!(
+            (
+                student.dim,
+                student.n_layers,
+                student.n_heads,
+                student.hidden_dim
+            ),
+            (8, 2, 2, 16)
+        );
+        assert_eq!(student.activation, distil_core::nn::Activation::GeluNew);
+        assert_eq!(student.attention_dropout, 0.05);
+        assert_eq!(student.max_position_embeddings, 32);
+    }
+
+    #[test]
+    fn bad_layer_lists_are_refused() {
+        let config = teacher_config();
+        let err = student_config(&config, &[0, 4]).unwrap_err().to_string();
+        assert!(err.contains("layer 4") && err.contains("4 layers"), "{err}");
+        assert!(matches!(
+            student_config(&config, &[]),
+            Err(InitStudentError::NoLayers)
+        ));
+    }
+}
