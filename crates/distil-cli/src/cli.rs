@@ -52,4 +52,20 @@ impl GlobalOpts {
 pub enum Command {
     /// Show the libtorch version, CUDA devices, bf16 support and thread count.
     Env,
+    /// Tokenise a corpus into parquet token shards with token counts and a manifest.
+    Prep(crate::commands::prep::PrepArgs),
+    /// Benchmarks (tokens/s, peak memory) beside the reference implementation.
+    #[command(subcommand)]
+    Bench(crate::commands::bench::BenchCommand),
+    /// List a checkpoint's tensors (name, shape, dtype) and its parameter count.
+    Inspect(crate::commands::inspect::InspectArgs),
+    /// Rewrite a checkpoint directory as a clean Hugging Face directory (config.json,
+    /// model.safetensors with canonical names, tokenizer files).
+    Export(crate::commands::export::ExportArgs),
+    /// Initialise a DistilBERT student from chosen layers of a BERT teacher (HF directory).
+    InitStudent(crate::commands::init_student::InitStudentArgs),
+    /// Print the most likely tokens, with probabilities, for each [MASK] of a text.
+    FillMask(crate::commands::fill_mask::FillMaskArgs),
+    /// Write each input line's last hidden state, pooled vector and MLM logits to safetensors.
+    Encode(crate::commands::encode::EncodeArgs),
 }

@@ -1,11 +1,25 @@
 //! One module per subcommand.
 
+pub mod bench;
+pub mod encode;
 mod env;
+pub mod export;
+pub mod fill_mask;
+pub mod init_student;
+pub mod inspect;
+pub mod prep;
 
 use crate::cli::{Cli, Command};
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Env => env::run(&cli.global),
+        Command::Prep(args) => prep::run(&cli.global, &args),
+        Command::Bench(command) => bench::run(&cli.global, &command),
+        Command::Inspect(args) => inspect::run(&args),
+        Command::Export(args) => export::run(&args),
+        Command::InitStudent(args) => init_student::run(&args),
+        Command::FillMask(args) => fill_mask::run(&cli.global, &args),
+        Command::Encode(args) => encode::run(&cli.global, &args),
     }
 }
