@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use distil_core::config::{load_config, ConfigError, InvalidKey};
 use distil_core::DeviceSpec;
+use distil_data::{DataConfig, DataError};
 use serde::{Deserialize, Serialize};
 
 /// Everything a `distil distill` run needs.
@@ -13,10 +14,8 @@ use serde::{Deserialize, Serialize};
 pub struct DistillConfig {
     pub teacher: TeacherConfig,
     pub student: StudentConfig,
-    /// WAVE 2 PLACEHOLDER: becomes `distil_data::DataConfig` (shards, batch size or token
-    /// budget, grouping, masking) once distil-data exports it; until then the section is kept
-    /// verbatim and checked by nobody.
-    pub data: serde_yaml::Value,
+    /// Shards, batch size or token budget, length grouping and masking.
+    pub data: DataConfig,
     pub loss: LossConfig,
     pub optimizer: OptimizerConfig,
     pub training: TrainingConfig,
@@ -35,6 +34,7 @@ impl DistillConfig {
     pub fn validate(&self) -> Result<(), InvalidKey> {
         self.teacher.validate()?;
         self.student.validate()?;
+        self.data.validate().map_err(data_key)?;
         self.loss.validate()?;
         self.optimizer.validate()?;
         self.training.validate()?;
@@ -324,7 +324,9 @@ pub struct TrainingConfig {
     pub epochs: u32,
     /// Optimizer steps; when set it ends the run before `epochs` would.
     pub max_steps: Option<u64>,
-    /// Student training precision: fp32, bf16 (weights cast) or fp16 (autocast + loss scale).
+    /// fp32; bf16 runs the teacher in bf16 while the student keeps fp32 weights and compute
+    /// (tch has no bf16 autocast); fp16 (CUDA only) runs the student under autocast with a
+    /// dynamic loss scale.
     pub precision: Precision,
     #[serde(with = "device_spec")]
     pub device: DeviceSpec,
@@ -415,6 +417,14 @@ impl OutputConfig {
             ));
         }
         Ok(())
+    }
+}
+
+/// The data crate names the key of a bad `data:` value; keep it as the error's key.
+fn data_key(error: DataError) -> InvalidKey {
+    match error {
+        DataError::Config { key, reason } => InvalidKey::new(key, reason),
+        other => InvalidKey::new("data", other.to_string()),
     }
 }
 

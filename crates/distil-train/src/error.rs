@@ -10,6 +10,19 @@ pub enum TrainError {
     Config(#[from] ConfigError),
     #[error("incompatible models: {0}")]
     Incompatible(#[from] InvalidKey),
+    /// A setting this machine or build cannot honour (fp16 on CPU, say), naming the key.
+    #[error("{0}")]
+    Unsupported(InvalidKey),
+    #[error(transparent)]
+    Model(#[from] distil_core::nn::ModelError),
+    #[error(transparent)]
+    Core(#[from] distil_core::CoreError),
+    #[error("initialising the student from the teacher: {0}")]
+    InitStudent(#[from] distil_student::InitStudentError),
+    #[error(transparent)]
+    Data(#[from] distil_data::DataError),
+    #[error(transparent)]
+    Checkpoint(#[from] distil_core::checkpoint::CheckpointError),
     #[error("cannot access `{}`: {source}", path.display())]
     Io {
         path: PathBuf,

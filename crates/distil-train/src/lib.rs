@@ -5,6 +5,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod distill;
 pub mod error;
 mod fs;
 pub mod interrupt;
@@ -20,6 +21,7 @@ pub mod state;
 
 pub use checkpoint::{Checkpoint, CheckpointManager, MetricGoal};
 pub use config::{check_compatibility, DistillConfig, LossConfig, ModelDims, Precision};
+pub use distill::{DistillOptions, DistillOutcome, Distiller};
 pub use error::TrainError;
 pub use interrupt::Interrupt;
 pub use loss::{LossContext, LossInputs, LossOutput, LossTerm, RowIndex, Rows, TripleLoss};

@@ -15,8 +15,12 @@ fn shipped() -> PathBuf {
         .join("../../configs/distill/distilbert-base-uncased.yaml")
 }
 
+/// The one key without a default (the shards directory), then the test's overrides.
 fn load_text(text: &str, overrides: &[&str]) -> Result<DistillConfig, String> {
-    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let overrides: Vec<String> = std::iter::once("data.shards=shards")
+        .chain(overrides.iter().copied())
+        .map(str::to_string)
+        .collect();
     let path = Path::new("run.yaml");
     let cfg: DistillConfig = parse_config(text, path, &overrides).map_err(|e| e.to_string())?;
     cfg.validate().map_err(|e| e.in_file(path).to_string())?;
@@ -35,7 +39,9 @@ fn one_line_naming(err: &str, key: &str) {
 #[test]
 fn shipped_recipe_parses_validates_and_equals_the_defaults() {
     let cfg = DistillConfig::load(&shipped(), &[]).unwrap();
-    assert_eq!(cfg, DistillConfig::default());
+    let mut defaults = DistillConfig::default();
+    defaults.data.shards = PathBuf::from("shards/bert-base-uncased");
+    assert_eq!(cfg, defaults);
     assert_eq!(cfg.loss.alpha_ce, 5.0);
     assert_eq!(cfg.loss.alpha_mlm, 2.0);
     assert_eq!(cfg.loss.alpha_cos, 1.0);
@@ -81,6 +87,10 @@ fn unknown_key_wrong_type_and_bad_values_are_one_line_errors_naming_the_key() {
     one_line_naming(&err, "optimizer.betas");
     let err = load_text("output:\n  run_name: a/b\n", &[]).unwrap_err();
     one_line_naming(&err, "output.run_name");
+    let err = load_text("data:\n  batch_size: 0\n", &["data.shards=s"]).unwrap_err();
+    one_line_naming(&err, "data.batch_size");
+    let err = load_text("data:\n  masking:\n    word_mask: 0.5\n", &[]).unwrap_err();
+    one_line_naming(&err, "data.masking.word_mask");
 }
 
 #[test]

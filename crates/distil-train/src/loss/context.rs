@@ -22,9 +22,22 @@ pub struct LossInputs<'a> {
     pub train: bool,
 }
 
+/// Where the vocabulary head runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VocabProjection {
+    /// Only at the rows a loss reads (non-pad or MLM targets): no `[batch, seq, vocab]`
+    /// tensor is ever made.
+    #[default]
+    Rows,
+    /// At every position, then the rows are selected, as the reference distiller does; kept
+    /// to check and measure the saving.
+    FullSequence,
+}
+
 /// [`LossInputs`] plus the logits computed so far, keyed by row choice.
 pub struct LossContext<'a> {
     inputs: LossInputs<'a>,
+    projection: VocabProjection,
     student_logits: HashMap<Rows, Tensor>,
     teacher_logits: HashMap<Rows, Tensor>,
 }
@@ -39,9 +52,16 @@ impl<'a> LossContext<'a> {
     pub fn new(inputs: LossInputs<'a>) -> Self {
         Self {
             inputs,
+            projection: VocabProjection::Rows,
             student_logits: HashMap::new(),
             teacher_logits: HashMap::new(),
         }
+    }
+
+    /// Chooses where the vocabulary head runs (default [`VocabProjection::Rows`]).
+    pub fn with_projection(mut self, projection: VocabProjection) -> Self {
+        self.projection = projection;
+        self
     }
 
     /// Number of rows of a choice (0 is possible: terms then return 0).
@@ -118,6 +138,9 @@ impl<'a> LossContext<'a> {
 
     fn project(&self, side: Side, rows: Rows) -> Tensor {
         let index = self.inputs.rows.get(rows);
+        if self.projection == VocabProjection::FullSequence {
+            return self.project_full(side).index_select(0, index);
+        }
         match side {
             Side::Student => {
                 let hidden = gather_rows(self.inputs.student_out.last_hidden_state(), index);
@@ -126,6 +149,28 @@ impl<'a> LossContext<'a> {
             Side::Teacher => tch::no_grad(|| {
                 let hidden = gather_rows(self.inputs.teacher_out.last_hidden_state(), index);
                 as_f32(self.inputs.teacher.mlm_logits(&hidden, false))
+            }),
+        }
+    }
+
+    /// Logits `[batch * seq, vocab]` (fp32) at every position.
+    fn project_full(&self, side: Side) -> Tensor {
+        let flat = |out: &EncoderOutput| {
+            let last = out.last_hidden_state();
+            last.reshape([-1, last.size()[2]])
+        };
+        match side {
+            Side::Student => as_f32(
+                self.inputs
+                    .student
+                    .mlm_logits(&flat(self.inputs.student_out), self.inputs.train),
+            ),
+            Side::Teacher => tch::no_grad(|| {
+                as_f32(
+                    self.inputs
+                        .teacher
+                        .mlm_logits(&flat(self.inputs.teacher_out), false),
+                )
             }),
         }
     }

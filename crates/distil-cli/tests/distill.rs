@@ -1,0 +1,374 @@
+//! `distil distill` run as a user runs it: the tiny fixture BERT teacher, a 2-layer student and
+//! shards prepared here from a slice of the shipped corpus. Training lowers every loss; a run
+//! killed with SIGKILL and resumed logs bit-for-bit the losses of an uninterrupted run; Ctrl-C
+//! checkpoints and exits 0; a NaN loss stops the run and keeps the last checkpoint; bad configs
+//! are one-line errors naming the key.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on bad fixtures
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use tch::Tensor;
+
+type Metrics = BTreeMap<u64, serde_json::Map<String, serde_json::Value>>;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
+fn distil() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_distil"));
+    // Tensors this small gain nothing from threads, and spinning OpenMP workers crawl on a
+    // shared CI machine.
+    command.env("OMP_NUM_THREADS", "1").arg("-q");
+    command
+}
+
+fn run(args: &[&str]) -> Output {
+    distil().args(args).output().unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Shards of the first lines of Alice in Wonderland, tokenised with the teacher's tokenizer.
+fn shards(dir: &Path) -> PathBuf {
+    let text: Vec<&str> =
+        include_str!("../../../data/text/books/gutenberg/pg11-carroll-alice-in-wonderland.txt")
+            .lines()
+            .take(1200)
+            .collect();
+    let corpus = dir.join("corpus.txt");
+    std::fs::write(&corpus, text.join("\n")).unwrap();
+    let out = dir.join("shards");
+    let teacher = repo("data/fixtures/bert-mlm");
+    let prep = run(&[
+        "prep",
+        "--input",
+        corpus.to_str().unwrap(),
+        "--tokenizer",
+        teacher.to_str().unwrap(),
+        "--max-seq-len",
+        "64",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(prep.status.success(), "prep: {}", stderr(&prep));
+    out
+}
+
+/// A run config for the fixture teacher and a 2-layer student, plus `extra` YAML lines (which
+/// continue the `output:` section, then add `training:` and others).
+fn config(dir: &Path, shards: &Path, extra: &str) -> PathBuf {
+    let text = format!(
+        "teacher:\n  source: {teacher}\n\
+         student:\n  teacher_layers: [0, 2]\n\
+         data:\n  shards: {shards}\n  batch_size: 8\n  shuffle_buffer: 500\n\
+         output:\n  dir: {out}\n  keep_last: 2\n{extra}",
+        teacher = repo("data/fixtures/bert-mlm").display(),
+        shards = shards.display(),
+        out = dir.join("runs").display(),
+    );
+    let path = dir.join("run.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn distill(config: &Path, sets: &[&str]) -> Command {
+    let mut command = distil();
+    command.args(["distill", "--config", config.to_str().unwrap()]);
+    for set in sets {
+        command.args(["--set", set]);
+    }
+    command
+}
+
+fn distill_ok(config: &Path, sets: &[&str]) -> Output {
+    let output = distill(config, sets).output().unwrap();
+    assert!(output.status.success(), "distill: {}", stderr(&output));
+    output
+}
+
+/// `metrics.jsonl` by step; every step appears once.
+fn metrics(run_dir: &Path) -> Metrics {
+    let text = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap();
+    let mut by_step = Metrics::new();
+    for line in text.lines() {
+        let serde_json::Value::Object(map) = serde_json::from_str(line).unwrap() else {
+            panic!("not an object: {line}");
+        };
+        let step = map["step"].as_u64().unwrap();
+        assert!(by_step.insert(step, map).is_none(), "step {step} twice");
+    }
+    by_step
+}
+
+fn checkpoint(run_dir: &Path, step: u64) -> PathBuf {
+    run_dir.join("checkpoints").join(format!("step-{step:09}"))
+}
+
+/// Waits until `path` exists; fails if the child exits first.
+fn wait_for(child: &mut Child, path: &Path) {
+    let start = Instant::now();
+    while !path.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "distill exited ({status}) before {} appeared",
+                path.display()
+            );
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "timed out");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn a_tiny_cpu_run_lowers_every_loss_and_saves_an_hf_student() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = shards(dir.path());
+    let config = config(
+        dir.path(),
+        &shards,
+        "  run_name: lower\n  log_interval: 10\n  checkpoint_interval: 100\n\
+         optimizer:\n  grad_accumulation: 1\n  learning_rate: 1.0e-3\n\
+         training:\n  device: cpu\n  max_steps: 200\n",
+    );
+    distill_ok(&config, &[]);
+    let run_dir = dir.path().join("runs/lower");
+    let logged: Vec<_> = metrics(&run_dir).into_values().collect();
+    assert_eq!(logged.len(), 20);
+    for term in [
+        "losses/loss_ce",
+        "losses/loss_mlm",
+        "losses/loss_cos",
+        "losses/loss",
+    ] {
+        let mean = |lines: &[serde_json::Map<String, serde_json::Value>]| {
+            lines.iter().map(|l| l[term].as_f64().unwrap()).sum::<f64>() / lines.len() as f64
+        };
+        let (first, last) = (mean(&logged[..3]), mean(&logged[17..]));
+        assert!(last < 0.95 * first, "{term}: first {first}, last {last}");
+    }
+    for file in ["config.json", "model.safetensors", "tokenizer.json"] {
+        assert!(run_dir.join("student").join(file).is_file(), "{file}");
+    }
+    assert!(run_dir.join("config.yaml").is_file());
+    assert!(
+        std::fs::read_dir(run_dir.join("tensorboard"))
+            .unwrap()
+            .count()
+            > 0
+    );
+    assert!(checkpoint(&run_dir, 200)
+        .join("optimizer.safetensors")
+        .is_file());
+}
+
+#[test]
+fn a_killed_and_resumed_run_matches_the_uninterrupted_run_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = shards(dir.path());
+    // Accumulation 2 and dropout on; the schedule and data cross the kill point.
+    let config = config(
+        dir.path(),
+        &shards,
+        "  log_interval: 1\n  checkpoint_interval: 15\n\
+         optimizer:\n  grad_accumulation: 2\n  learning_rate: 1.0e-3\n\
+         training:\n  device: cpu\n  max_steps: 30\n",
+    );
+    distill_ok(&config, &["output.run_name=whole"]);
+
+    let mut child = distill(&config, &["output.run_name=killed"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let killed = dir.path().join("runs/killed");
+    wait_for(&mut child, &checkpoint(&killed, 15));
+    child.kill().unwrap(); // SIGKILL: no handler runs
+    child.wait().unwrap();
+    assert!(
+        !killed.join("student").exists(),
+        "the run finished before the kill"
+    );
+    // A checkpoint write cut short by the kill: its folder is ignored and removed.
+    let torn = killed.join("checkpoints/.partial-step-000000030");
+    std::fs::create_dir_all(&torn).unwrap();
+    std::fs::write(torn.join("model.safetensors"), b"trunc").unwrap();
+
+    let resumed = distill(&config, &["output.run_name=killed"])
+        .arg("--resume")
+        .output()
+        .unwrap();
+    assert!(resumed.status.success(), "resume: {}", stderr(&resumed));
+    assert!(!torn.exists());
+
+    let whole = metrics(&dir.path().join("runs/whole"));
+    let after_kill = metrics(&killed);
+    assert_eq!(
+        after_kill.keys().copied().collect::<Vec<_>>(),
+        (1..=30).collect::<Vec<_>>()
+    );
+    for step in 16..=30 {
+        for key in whole[&step].keys().filter(|k| {
+            k.starts_with("losses/") || *k == "optim/grad_norm" || *k == "learning_rate/lr"
+        }) {
+            // serde_json prints the shortest exact decimal, so equal text is equal bits.
+            assert_eq!(
+                whole[&step][key].to_string(),
+                after_kill[&step][key].to_string(),
+                "step {step} {key}"
+            );
+        }
+    }
+    let weights = |run: &str| {
+        std::fs::read(
+            dir.path()
+                .join("runs")
+                .join(run)
+                .join("student/model.safetensors"),
+        )
+        .unwrap()
+    };
+    assert!(
+        weights("whole") == weights("killed"),
+        "final students differ"
+    );
+}
+
+#[test]
+fn ctrl_c_writes_a_checkpoint_and_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = shards(dir.path());
+    let config = config(
+        dir.path(),
+        &shards,
+        "  run_name: stop\n  log_interval: 1\n  checkpoint_interval: 100000\n\
+         training:\n  device: cpu\n  max_steps: 100000\n",
+    );
+    let mut child = distill(&config, &[])
+        .arg("--set")
+        .arg("optimizer.grad_accumulation=1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run_dir = dir.path().join("runs/stop");
+    wait_for(&mut child, &run_dir.join("metrics.jsonl"));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{:?}", output.status);
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        said.contains("interrupted") && said.contains("--resume"),
+        "{said}"
+    );
+    let last = *metrics(&run_dir).keys().last().unwrap();
+    assert!(checkpoint(&run_dir, last)
+        .join("trainer_state.json")
+        .is_file());
+}
+
+#[test]
+fn a_nan_loss_stops_the_run_and_keeps_the_last_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = shards(dir.path());
+    let config = config(
+        dir.path(),
+        &shards,
+        "  run_name: nan\n  log_interval: 1\n  checkpoint_interval: 4\n\
+         optimizer:\n  grad_accumulation: 1\n\
+         training:\n  device: cpu\n  max_steps: 8\n",
+    );
+    distill_ok(&config, &["training.max_steps=4"]);
+    let run_dir = dir.path().join("runs/nan");
+    let good = checkpoint(&run_dir, 4);
+    let before = std::fs::read(good.join("model.safetensors")).unwrap();
+
+    // A copy of the teacher with one NaN weight in its last layer.
+    let poisoned = dir.path().join("poisoned");
+    std::fs::create_dir_all(&poisoned).unwrap();
+    for file in ["config.json", "tokenizer.json"] {
+        std::fs::copy(
+            repo("data/fixtures/bert-mlm").join(file),
+            poisoned.join(file),
+        )
+        .unwrap();
+    }
+    let mut tensors =
+        Tensor::read_safetensors(repo("data/fixtures/bert-mlm/model.safetensors")).unwrap();
+    for (name, tensor) in &mut tensors {
+        if name == "bert.encoder.layer.3.output.dense.weight" {
+            let _ = tensor.get(0).get(0).fill_(f64::NAN);
+        }
+    }
+    Tensor::write_safetensors(&tensors, poisoned.join("model.safetensors")).unwrap();
+
+    let teacher = format!("teacher.source={}", poisoned.display());
+    let failed = distill(&config, &[&teacher])
+        .arg("--resume")
+        .output()
+        .unwrap();
+    assert!(!failed.status.success());
+    let message = stderr(&failed);
+    assert!(
+        message.contains("`losses/loss_ce` is NaN at optimizer step 5")
+            && message.contains("last checkpoint is intact"),
+        "{message}"
+    );
+    assert!(!checkpoint(&run_dir, 5).exists());
+    assert_eq!(
+        std::fs::read(good.join("model.safetensors")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn bad_configs_are_one_line_errors_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = shards(dir.path());
+    let config = config(
+        dir.path(),
+        &shards,
+        "  run_name: bad\ntraining:\n  device: cpu\n",
+    );
+    let one_line_naming = |output: Output, key: &str| {
+        assert!(!output.status.success());
+        let message = stderr(&output);
+        assert_eq!(message.trim_end().lines().count(), 1, "{message}");
+        assert!(message.contains(&format!("`{key}`")), "{message}");
+    };
+
+    let typo = dir.path().join("typo.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&typo, text.replace("teacher_layers:", "teacher_layer:")).unwrap();
+    one_line_naming(
+        distill(&typo, &[]).output().unwrap(),
+        "student.teacher_layer",
+    );
+
+    let output = distill(&config, &["optimizer.grad_accumulation=many"]).output();
+    one_line_naming(output.unwrap(), "optimizer.grad_accumulation");
+
+    let student = dir.path().join("student.json");
+    let fixture = std::fs::read_to_string(repo("data/fixtures/distilbert-mlm/config.json"));
+    let fixture = fixture
+        .unwrap()
+        .replace("\"vocab_size\": 1000", "\"vocab_size\": 999");
+    std::fs::write(&student, fixture).unwrap();
+    let init = format!("student.config={}", student.display());
+    let output = distill(&config, &["student.init=config", &init]).output();
+    one_line_naming(output.unwrap(), "student.vocab_size");
+
+    let output = distill(&config, &["training.precision=fp16"]).output();
+    one_line_naming(output.unwrap(), "training.precision");
+}

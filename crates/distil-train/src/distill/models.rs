@@ -1,0 +1,204 @@
+//! The two models of a distillation run: the frozen teacher (any BERT-style masked LM, from a
+//! local directory or a Hub id) and the trainable DistilBERT student, initialised from teacher
+//! layers, a config or a checkpoint, then checked against the teacher and the shards.
+
+use std::path::{Path, PathBuf};
+
+use distil_core::checkpoint::TOKENIZER_FILES;
+use distil_core::config::InvalidKey;
+use distil_core::nn::{
+    build_and_load, read_config_file, read_weights, Pretrained, PretrainedModel,
+};
+use distil_core::ModelSource;
+use distil_data::Manifest;
+use distil_student::init_student::{student_config, student_tensors};
+use distil_student::{AnyConfig, AnyMaskedLm, DistilBertConfig, DistilBertForMaskedLM};
+use tch::Device;
+
+use crate::config::{check_compatibility, ModelDims, Precision, StudentInit, TeacherConfig};
+use crate::error::TrainError;
+use crate::DistillConfig;
+
+pub type Teacher = Pretrained<AnyMaskedLm, AnyConfig>;
+pub type Student = Pretrained<DistilBertForMaskedLM, DistilBertConfig>;
+
+/// Weight files looked for when the teacher comes from the Hub, best first.
+const HUB_WEIGHTS: [&str; 2] = ["model.safetensors", "pytorch_model.bin"];
+
+/// The teacher's local directory: the path itself, or the Hub snapshot holding its
+/// `config.json`, weights and tokenizer files (fetched when missing and allowed).
+pub fn teacher_dir(source: &str) -> Result<PathBuf, TrainError> {
+    let source = ModelSource::parse(source);
+    if let ModelSource::Local(dir) = &source {
+        return Ok(dir.clone());
+    }
+    let config = source.file("config.json")?;
+    let mut found_weights = false;
+    for name in HUB_WEIGHTS {
+        if source.optional_file(name)?.is_some() {
+            found_weights = true;
+            break;
+        }
+    }
+    if !found_weights {
+        // Names the files looked for, through the source's own error.
+        source.file(HUB_WEIGHTS[0])?;
+    }
+    for name in TOKENIZER_FILES {
+        source.optional_file(name)?;
+    }
+    Ok(config
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf))
+}
+
+/// Loads the teacher in fp32 (the student may copy its layers first; see [`freeze_teacher`]).
+pub fn load_teacher(dir: &Path, device: Device) -> Result<Teacher, TrainError> {
+    Ok(AnyMaskedLm::from_pretrained(dir, device)?)
+}
+
+/// The teacher's dtype: `teacher.dtype`, or the run's reduced precision when the teacher is
+/// left at fp32 (a teacher without gradients loses little in bf16 and halves its memory).
+pub fn teacher_precision(teacher: &TeacherConfig, training: Precision) -> Precision {
+    match teacher.dtype {
+        Precision::Fp32 => training,
+        other => other,
+    }
+}
+
+/// Freezes the teacher and casts it to `dtype`: it only runs forward, in eval mode, without
+/// gradients.
+pub fn freeze_teacher(teacher: &mut Teacher, dtype: Precision) {
+    teacher.vs.freeze();
+    match dtype {
+        Precision::Fp32 => {}
+        Precision::Bf16 => teacher.vs.bfloat16(),
+        Precision::Fp16 => teacher.vs.half(),
+    }
+}
+
+/// Builds the student as `student.init` says, on `device`, in fp32 (the optimizer's master
+/// weights), with the position table frozen when asked.
+pub fn build_student(
+    config: &DistillConfig,
+    teacher: &Teacher,
+    teacher_dir: &Path,
+    device: Device,
+) -> Result<Student, TrainError> {
+    let cfg = &config.student;
+    let student = match cfg.init {
+        StudentInit::TeacherLayers => {
+            let (AnyMaskedLm::Bert(_), AnyConfig::Bert(bert)) = (&teacher.model, &teacher.config)
+            else {
+                return Err(TrainError::Unsupported(InvalidKey::new(
+                    "student.init",
+                    "teacher_layers needs a BERT teacher (config.json model_type \"bert\"); \
+                     use init: config or init: checkpoint",
+                )));
+            };
+            let layers: Vec<i64> = cfg.teacher_layers.iter().map(|&l| l as i64).collect();
+            let student_cfg = student_config(bert, &layers)?;
+            let tensors = teacher.vs.variables().into_iter().collect();
+            let tensors = student_tensors(&tensors, &layers, cfg.copy_vocab_transform);
+            let mut spec = DistilBertForMaskedLM::load_spec();
+            if !cfg.copy_vocab_transform {
+                spec = spec.allow_missing(["vocab_transform", "vocab_layer_norm"]);
+            }
+            build_and_load(
+                student_cfg,
+                &tensors,
+                teacher_dir,
+                &spec,
+                device,
+                DistilBertForMaskedLM::new,
+            )?
+        }
+        StudentInit::Config => {
+            let path = required_path(cfg.config.as_deref(), "student.config")?;
+            let student_cfg: DistilBertConfig = read_config_file(path)?;
+            let vs = tch::nn::VarStore::new(device);
+            let model = DistilBertForMaskedLM::new(vs.root(), &student_cfg);
+            Pretrained {
+                vs,
+                model,
+                config: student_cfg,
+                report: Default::default(),
+            }
+        }
+        StudentInit::Checkpoint => {
+            let path = required_path(cfg.checkpoint.as_deref(), "student.checkpoint")?;
+            let dir = if path.is_file() {
+                path.parent().unwrap_or(Path::new("."))
+            } else {
+                path
+            };
+            let student_cfg: DistilBertConfig = read_config_file(&dir.join("config.json"))?;
+            let (file, tensors) = read_weights(path)?;
+            DistilBertForMaskedLM::from_tensors(student_cfg, &tensors, &file, device)?
+        }
+    };
+    if cfg.freeze_position_embeddings {
+        student.model.freeze_position_embeddings(&student.vs)?;
+    }
+    Ok(student)
+}
+
+fn required_path<'a>(path: Option<&'a Path>, key: &str) -> Result<&'a Path, TrainError> {
+    path.ok_or_else(|| TrainError::Unsupported(InvalidKey::new(key, "is required by student.init")))
+}
+
+fn teacher_dims(config: &AnyConfig) -> ModelDims {
+    match config {
+        AnyConfig::Bert(c) => ModelDims {
+            vocab_size: c.vocab_size,
+            hidden_size: c.hidden_size,
+            max_position_embeddings: c.max_position_embeddings,
+        },
+        AnyConfig::DistilBert(c) => student_dims(c),
+    }
+}
+
+fn student_dims(c: &DistilBertConfig) -> ModelDims {
+    ModelDims {
+        vocab_size: c.vocab_size,
+        hidden_size: c.dim,
+        max_position_embeddings: c.max_position_embeddings,
+    }
+}
+
+/// `train.py`'s sanity checks between the models, and between the models and the shards
+/// (every id must be in the vocabulary, every sequence within the position table).
+pub fn check_models(
+    config: &DistillConfig,
+    teacher: &Teacher,
+    student: &Student,
+    manifest: &Manifest,
+) -> Result<(), TrainError> {
+    let teacher = teacher_dims(&teacher.config);
+    check_compatibility(&teacher, &student_dims(&student.config), &config.loss)?;
+    if manifest.vocab_size as i64 != teacher.vocab_size {
+        return Err(TrainError::Incompatible(InvalidKey::new(
+            "data.shards",
+            format!(
+                "`{}` was tokenised with a vocabulary of {} ids but the teacher has {}",
+                config.data.shards.display(),
+                manifest.vocab_size,
+                teacher.vocab_size
+            ),
+        )));
+    }
+    if manifest.max_seq_len as i64 > teacher.max_position_embeddings {
+        return Err(TrainError::Incompatible(InvalidKey::new(
+            "data.shards",
+            format!(
+                "`{}` holds sequences of up to {} tokens but the models have {} positions \
+                 (prepare the shards with --max-seq-len {})",
+                config.data.shards.display(),
+                manifest.max_seq_len,
+                teacher.max_position_embeddings,
+                teacher.max_position_embeddings
+            ),
+        )));
+    }
+    Ok(())
+}
