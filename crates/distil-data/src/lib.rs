@@ -15,7 +15,7 @@ pub mod stream;
 pub mod tokenizer;
 
 pub use batching::{Batcher, Row, RowRef};
-pub use config::{BatchSize, DataConfig, MaskingConfig, MaskingStrategy};
+pub use config::{BatchSize, DataConfig, MaskingConfig, MaskingStrategy, Partition};
 pub use error::DataError;
 pub use loader::{LoadedBatch, MlmLoader};
 pub use manifest::{IdType, Manifest, ShardEntry};

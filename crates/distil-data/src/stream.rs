@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::batching::{Batcher, Row, RowRef};
-use crate::config::{BatchSize, DataConfig};
+use crate::config::{BatchSize, DataConfig, Partition};
 use crate::manifest::Manifest;
 use crate::masking::{MaskedRows, Masker};
 use crate::shard::{verify_shard, ShardRows};
@@ -37,6 +37,9 @@ pub struct DataPosition {
     /// Word positions of the shuffle (per-epoch) and masking RNG streams.
     pub shuffle_rng: u128,
     pub mask_rng: u128,
+    /// The data-parallel share the stream read (positions saved before sharding: the whole).
+    #[serde(default)]
+    pub partition: Partition,
 }
 
 /// One masked batch, the epoch it belongs to and the position right after it.
@@ -49,6 +52,15 @@ pub struct StreamItem {
 
 /// RNG stream of the masking draws; epoch `e` shuffles with stream `e + 1`.
 const MASK_STREAM: u64 = 0;
+
+/// The masking stream of a data-parallel rank: rank 0 keeps the single-process stream, the
+/// others count down from the top, far from the epoch streams.
+fn mask_stream(partition: Partition) -> u64 {
+    match partition.rank as u64 {
+        0 => MASK_STREAM,
+        rank => u64::MAX - (rank - 1),
+    }
+}
 
 fn epoch_rng(seed: u64, epoch: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -68,6 +80,9 @@ pub struct MlmStream {
     verified: Vec<bool>,
     epoch: u64,
     order: Vec<usize>,
+    /// Rows of this epoch's reading order before each of its shards.
+    first_row: Vec<u64>,
+    partition: Partition,
     shard: usize,
     row: u64,
     reader: Option<ShardRows>,
@@ -107,7 +122,7 @@ impl MlmStream {
             manifest.max_seq_len,
         );
         let mut mask_rng = ChaCha8Rng::seed_from_u64(config.seed);
-        mask_rng.set_stream(MASK_STREAM);
+        mask_rng.set_stream(mask_stream(config.partition));
         let mut stream = MlmStream {
             fingerprint: manifest.fingerprint(),
             verified: vec![false; manifest.shards.len()],
@@ -119,6 +134,8 @@ impl MlmStream {
             batcher,
             epoch: 0,
             order: Vec::new(),
+            first_row: Vec::new(),
+            partition: config.partition,
             shard: 0,
             row: 0,
             reader: None,
@@ -147,6 +164,15 @@ impl MlmStream {
         self.shuffle_rng = epoch_rng(self.seed, epoch);
         self.order = (0..self.manifest.shards.len()).collect();
         self.order.shuffle(&mut self.shuffle_rng);
+        self.first_row = self
+            .order
+            .iter()
+            .scan(0, |rows, &shard| {
+                let first = *rows;
+                *rows += self.manifest.shards[shard].rows;
+                Some(first)
+            })
+            .collect();
         self.shard = 0;
         self.row = 0;
         self.reader = None;
@@ -163,6 +189,7 @@ impl MlmStream {
             buckets: self.batcher.pending(),
             shuffle_rng: self.shuffle_rng.get_word_pos(),
             mask_rng: self.mask_rng.get_word_pos(),
+            partition: self.partition,
         }
     }
 
@@ -180,6 +207,16 @@ impl MlmStream {
             return refuse(format!(
                 "it was saved with data.seed {}, the config has {}",
                 position.seed, self.seed
+            ));
+        }
+        if position.partition != self.partition {
+            return refuse(format!(
+                "it was saved by rank {} of {} ranks, this is rank {} of {} (resume with the \
+                 same world size and that rank's position)",
+                position.partition.rank,
+                position.partition.world_size,
+                self.partition.rank,
+                self.partition.world_size
             ));
         }
         if position.buckets.len() != self.batcher.bucket_count() {
@@ -274,8 +311,12 @@ impl MlmStream {
             if let Some(reader) = self.reader.as_mut() {
                 if let Some(ids) = reader.next().transpose()? {
                     let at = RowRef(shard as u32, self.row);
+                    let index = self.first_row[self.shard] + self.row;
                     self.row += 1;
-                    return Ok(Some(Row { at, ids }));
+                    if self.partition.owns(self.seed, self.epoch, index) {
+                        return Ok(Some(Row { at, ids }));
+                    }
+                    continue;
                 }
             }
             self.shard += 1;

@@ -9,8 +9,7 @@ use std::path::Path;
 
 use common::*;
 use distil_data::{
-    BatchSize, Batcher, DataConfig, DataPosition, MaskedRows, MlmLoader, MlmStream, Row, RowRef,
-    IGNORE_LABEL,
+    BatchSize, Batcher, DataConfig, DataPosition, MlmLoader, MlmStream, Row, RowRef,
 };
 
 /// Shards from 600 book lines, in several shards of about 3000 tokens.
@@ -29,19 +28,6 @@ fn config(dir: &Path) -> DataConfig {
         shuffle_buffer: 64,
         ..DataConfig::default()
     }
-}
-
-/// The unmasked rows of a batch (labels hold the original id at targets).
-fn originals(rows: &MaskedRows) -> Vec<Vec<u32>> {
-    (0..rows.batch)
-        .map(|b| {
-            (0..rows.len)
-                .map(|t| b * rows.len + t)
-                .filter(|&i| rows.attention_mask[i] == 1)
-                .map(|i| if rows.labels[i] == IGNORE_LABEL { rows.input_ids[i] } else { rows.labels[i] } as u32)
-                .collect()
-        })
-        .collect()
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, StringArray, UInt32Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
-use distil_data::{prepare, Manifest, NoProgress, PrepOptions};
+use distil_data::{prepare, Manifest, MaskedRows, NoProgress, PrepOptions, IGNORE_LABEL};
 use parquet::arrow::ArrowWriter;
 
 pub fn tokenizer_dir() -> PathBuf {
@@ -74,4 +74,17 @@ pub fn shard_rows(dir: &Path) -> Vec<Vec<u32>> {
         }
     }
     rows
+}
+
+/// The unmasked rows of a batch (labels hold the original id at targets).
+pub fn originals(rows: &MaskedRows) -> Vec<Vec<u32>> {
+    (0..rows.batch)
+        .map(|b| {
+            (0..rows.len)
+                .map(|t| b * rows.len + t)
+                .filter(|&i| rows.attention_mask[i] == 1)
+                .map(|i| if rows.labels[i] == IGNORE_LABEL { rows.input_ids[i] } else { rows.labels[i] } as u32)
+                .collect()
+        })
+        .collect()
 }
