@@ -7,6 +7,7 @@
 
 pub mod batch;
 pub mod error;
+pub mod finetune;
 pub mod glue;
 pub mod output;
 pub mod squad;

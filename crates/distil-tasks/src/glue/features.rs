@@ -1,7 +1,7 @@
 //! GLUE examples to model inputs: `[CLS] A [SEP] (B [SEP])`, truncated to `max_seq_length`
 //! longest-first (the longer sentence loses tokens first), and their batches.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 use tokenizers::{EncodeInput, Tokenizer, TruncationParams, TruncationStrategy};
 
@@ -10,7 +10,7 @@ use crate::batch::{special_token_id, EncodedText, EncoderBatch, SegmentIds};
 use crate::TaskError;
 
 /// How GLUE text becomes features (the `features` block of a GLUE run config).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GlueFeatureConfig {
     /// Tokens per input, special tokens included (`run_glue.py`: 128).

@@ -14,7 +14,7 @@ use crate::output::write_json;
 use crate::TaskError;
 
 /// How answers are chosen (the `decode` block of a SQuAD run config).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecodeConfig {
     /// Start and end candidates kept per window, and answers kept per question.

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 use tokenizers::{Encoding, Tokenizer};
 
@@ -14,7 +14,7 @@ use crate::TaskError;
 
 /// What `doc_stride` means. The two conventions found in the wild are not interchangeable
 /// when reproducing numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DocStrideMode {
     /// `doc_stride` is the step between window starts (windows start at `k * doc_stride`
@@ -28,7 +28,7 @@ pub enum DocStrideMode {
 }
 
 /// How SQuAD examples become features (the `features` block of a SQuAD run config).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SquadFeatureConfig {
     /// Tokens per window, special tokens included.

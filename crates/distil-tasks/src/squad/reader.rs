@@ -3,12 +3,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::TaskError;
 
 /// Which SQuAD: v2.0 adds unanswerable questions, a null answer and its threshold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SquadVersion {
     #[serde(rename = "1.1")]
     V1,
@@ -39,7 +39,7 @@ pub struct SquadExample {
 }
 
 /// What to do with a gold answer whose text is not found at its offset in the context.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BadAnswerPolicy {
     /// Stop with an error naming the question id.

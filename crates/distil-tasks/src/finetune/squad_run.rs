@@ -1,0 +1,353 @@
+//! `distil finetune squad` and `distil eval squad`: SQuAD windows, the span objective with
+//! optional task-time distillation, n-best decoding to `predictions.json`, and the official
+//! EM/F1 (HasAns/NoAns for v2.0).
+
+use std::collections::BTreeMap;
+
+use distil_core::nn::span_loss;
+use distil_data::load_tokenizer;
+use distil_train::ExistingRun;
+use serde_json::Value;
+use tch::Device;
+
+use super::config::DistillationConfig;
+use super::error::FinetuneError;
+use super::loss::{span_kd, StepLoss};
+use super::model::{collate_segments, input_for, ModelRef, SpanExtractor, TaskModel};
+use super::setup::{
+    check_lengths, load_logged, load_student_and_teacher, model_source, open_run, tokenizer_dir,
+};
+use super::squad_config::{SquadRunConfig, SquadSplits};
+use super::trainer::{train, FineTuneTask, LoopOptions, Scored};
+use super::{existing_run, Batching, RunSummary};
+use crate::batch::SegmentIds;
+use crate::output::write_json;
+use crate::squad::{
+    decode_answers, evaluate, DecodeConfig, FeatureLogits, QaBatch, SquadExample, SquadFeature,
+    SquadFeaturizer, SquadPredictions, SquadScores, SquadVersion,
+};
+use crate::TaskError;
+
+/// A SpanExtractor as an objective holds it.
+pub type Reader<'a> = ModelRef<'a, SpanExtractor>;
+
+/// The windows a run trains and evaluates on.
+#[derive(Debug)]
+pub struct SquadData {
+    pub version: SquadVersion,
+    pub train: Vec<SquadFeature>,
+    pub eval_examples: Vec<SquadExample>,
+    pub eval_features: Vec<SquadFeature>,
+}
+
+impl SquadData {
+    pub fn build(
+        version: SquadVersion,
+        splits: SquadSplits,
+        featurizer: &SquadFeaturizer,
+    ) -> Result<Self, TaskError> {
+        Ok(Self {
+            version,
+            train: featurizer.build(&splits.train)?,
+            eval_features: featurizer.build(&splits.eval)?,
+            eval_examples: splits.eval,
+        })
+    }
+}
+
+/// The SQuAD objective over one run's data.
+pub struct SquadFineTune<'a> {
+    data: &'a SquadData,
+    student: Reader<'a>,
+    teacher: Option<Reader<'a>>,
+    weights: DistillationConfig,
+    decode: DecodeConfig,
+    collate_segments: SegmentIds,
+    batching: Batching,
+}
+
+/// Scores and the predictions they came from.
+#[derive(Debug, Clone)]
+pub struct SquadEvaluation {
+    pub scores: SquadScores,
+    pub predictions: SquadPredictions,
+}
+
+impl Scored for SquadEvaluation {
+    fn metrics(&self) -> BTreeMap<String, f64> {
+        numbers(&self.scores.to_json())
+    }
+
+    fn main_metric(&self) -> f64 {
+        self.scores.all.f1
+    }
+}
+
+/// The numeric entries of a JSON object.
+fn numbers(value: &Value) -> BTreeMap<String, f64> {
+    value
+        .as_object()
+        .map(|fields| {
+            fields
+                .iter()
+                .filter_map(|(k, v)| v.as_f64().map(|v| (k.clone(), v)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl<'a> SquadFineTune<'a> {
+    pub fn new(
+        data: &'a SquadData,
+        student: Reader<'a>,
+        teacher: Option<Reader<'a>>,
+        weights: DistillationConfig,
+        decode: DecodeConfig,
+        batching: Batching,
+    ) -> Self {
+        Self {
+            collate_segments: collate_segments(&student, teacher.as_ref()),
+            data,
+            student,
+            teacher,
+            weights,
+            decode,
+            batching,
+        }
+    }
+
+    /// The student's loss on a batch of windows: the span loss, plus the mean of the start
+    /// and end soft-target terms when there is a teacher (run in eval mode, without
+    /// gradients, on its own inputs).
+    pub fn loss(&self, features: &[&SquadFeature], train: bool) -> StepLoss {
+        let batch = QaBatch::collate(features, self.batching.pad_id, self.collate_segments)
+            .to_device(self.batching.device);
+        let (start, end) = self
+            .student
+            .model
+            .logits(&input_for(&batch.inputs, self.student.segments), train);
+        let task_loss = span_loss(&start, &end, &batch.start_positions, &batch.end_positions);
+        let kd = self.teacher.as_ref().map(|teacher| {
+            let (t_start, t_end) = tch::no_grad(|| {
+                teacher
+                    .model
+                    .logits(&input_for(&batch.inputs, teacher.segments), false)
+            });
+            span_kd(
+                (&start, &end),
+                (&t_start, &t_end),
+                &batch.inputs.attention_mask,
+                self.weights.temperature,
+            )
+        });
+        StepLoss::combine(task_loss, kd, &self.weights)
+    }
+
+    /// Decodes the student's answers for the evaluation questions and scores them.
+    pub fn evaluate_answers(&self) -> Result<SquadEvaluation, FinetuneError> {
+        let mut logits = Vec::with_capacity(self.data.eval_features.len());
+        for chunk in self
+            .data
+            .eval_features
+            .chunks(self.batching.eval_batch_size)
+        {
+            let refs: Vec<&SquadFeature> = chunk.iter().collect();
+            let batch = QaBatch::collate(&refs, self.batching.pad_id, self.student.segments)
+                .to_device(self.batching.device);
+            let (start, end) = tch::no_grad(|| {
+                self.student
+                    .model
+                    .logits(&input_for(&batch.inputs, self.student.segments), false)
+            });
+            logits.extend(FeatureLogits::from_batch(&start, &end)?);
+        }
+        let version = self.data.version;
+        let predictions = decode_answers(
+            &self.data.eval_examples,
+            &self.data.eval_features,
+            &logits,
+            version,
+            &self.decode,
+        )?;
+        let null_odds = (version == SquadVersion::V2).then_some(&predictions.null_odds);
+        let scores = evaluate(
+            &self.data.eval_examples,
+            &predictions.answers,
+            null_odds,
+            version,
+        );
+        Ok(SquadEvaluation {
+            scores,
+            predictions,
+        })
+    }
+}
+
+impl FineTuneTask for SquadFineTune<'_> {
+    type Evaluation = SquadEvaluation;
+
+    fn train_len(&self) -> usize {
+        self.data.train.len()
+    }
+
+    fn train_loss(&self, indices: &[usize]) -> Result<(StepLoss, u64), FinetuneError> {
+        let features: Vec<&SquadFeature> = indices.iter().map(|&i| &self.data.train[i]).collect();
+        let tokens = features.iter().map(|f| f.text.len() as u64).sum();
+        Ok((self.loss(&features, true), tokens))
+    }
+
+    fn evaluate(&self) -> Result<SquadEvaluation, FinetuneError> {
+        self.evaluate_answers()
+    }
+}
+
+fn load_reader(spec: &str, device: Device) -> Result<TaskModel<SpanExtractor>, FinetuneError> {
+    load_logged(spec, "question-answering", |dir| {
+        SpanExtractor::load(dir, device)
+    })
+}
+
+/// Reads the data and logs what reading left out.
+fn load_splits(config: &SquadRunConfig, with_train: bool) -> Result<SquadSplits, FinetuneError> {
+    let splits = config.data.load(config.version, with_train)?;
+    if splits.skipped_bad_answers > 0 {
+        log::warn!(
+            "skipped {} questions whose answer is not in the context",
+            splits.skipped_bad_answers
+        );
+    }
+    if splits.dropped_unanswerable > 0 {
+        log::warn!(
+            "SQuAD v1.1 run: dropped {} unanswerable (v2.0) questions",
+            splits.dropped_unanswerable
+        );
+    }
+    if with_train && splits.train.is_empty() {
+        return Err(FinetuneError::NoTrainingData(
+            "no SQuAD training questions: pass --train-file (the official train file is not \
+             shipped), or for a smoke test set data.dev_train_share to train on part of the \
+             dev file"
+                .into(),
+        ));
+    }
+    Ok(splits)
+}
+
+/// Fine-tunes `config.model.source` on SQuAD and writes the run folder.
+pub fn finetune_squad(
+    config: &SquadRunConfig,
+    device: Device,
+    options: &LoopOptions,
+) -> Result<RunSummary, FinetuneError> {
+    let source = model_source(&config.model)?;
+    let run = open_run(
+        &config.output,
+        &format!("finetune-squad{}", version_key(config.version)),
+        source,
+        existing_run(options),
+    )?;
+    tch::manual_seed(config.training.seed as i64);
+    let (mut student, teacher) = load_student_and_teacher(
+        &config.model,
+        config.features.max_seq_length,
+        "question-answering",
+        |spec| load_reader(spec, device),
+    )?;
+    let tokenizer_spec = config.model.tokenizer_spec().unwrap_or(source);
+    let featurizer = SquadFeaturizer::new(&load_tokenizer(tokenizer_spec)?, &config.features)?;
+    let data = SquadData::build(config.version, load_splits(config, true)?, &featurizer)?;
+    // Saved once everything loaded: a run that failed to start leaves an empty folder.
+    run.save_config(config)?;
+    let segments = student.segments();
+    let TaskModel { vs, model, .. } = &mut student;
+    let objective = SquadFineTune::new(
+        &data,
+        Reader {
+            model: &*model,
+            segments,
+        },
+        teacher.as_ref().map(Reader::from),
+        config.distillation,
+        config.decode.clone(),
+        batching(featurizer.pad_id(), config, device),
+    );
+    let outcome = train(&objective, vs, &config.training, &run, options)?;
+    if outcome.interrupted {
+        return Ok(RunSummary::interrupted(run.root()));
+    }
+    let evaluation = tch::no_grad(|| objective.evaluate_answers())?;
+    write_outputs(&evaluation, &data, run.root(), source, outcome.best)?;
+    let architecture = student.model.architecture();
+    student.save(
+        &run.root().join("model"),
+        architecture,
+        tokenizer_dir(tokenizer_spec)?.as_deref(),
+    )?;
+    Ok(RunSummary::finished(run.root(), evaluation.metrics()))
+}
+
+/// Evaluates an already fine-tuned QA model on the dev file without training.
+pub fn eval_squad(config: &SquadRunConfig, device: Device) -> Result<RunSummary, FinetuneError> {
+    let source = model_source(&config.model)?;
+    let run = open_run(
+        &config.output,
+        &format!("eval-squad{}", version_key(config.version)),
+        source,
+        ExistingRun::Resume,
+    )?;
+    let student = load_reader(source, device)?;
+    student.require_trained_head("question-answering")?;
+    check_lengths(config.features.max_seq_length, &student)?;
+    let tokenizer_spec = config.model.tokenizer_spec().unwrap_or(source);
+    let featurizer = SquadFeaturizer::new(&load_tokenizer(tokenizer_spec)?, &config.features)?;
+    let data = SquadData::build(config.version, load_splits(config, false)?, &featurizer)?;
+    run.save_config(config)?;
+    let objective = SquadFineTune::new(
+        &data,
+        Reader::from(&student),
+        None,
+        config.distillation,
+        config.decode.clone(),
+        batching(featurizer.pad_id(), config, device),
+    );
+    let evaluation = tch::no_grad(|| objective.evaluate_answers())?;
+    write_outputs(&evaluation, &data, run.root(), source, None)?;
+    Ok(RunSummary::finished(run.root(), evaluation.metrics()))
+}
+
+fn batching(pad_id: i64, config: &SquadRunConfig, device: Device) -> Batching {
+    Batching {
+        pad_id,
+        eval_batch_size: config.training.eval_batch_size,
+        device,
+    }
+}
+
+fn version_key(version: SquadVersion) -> &'static str {
+    match version {
+        SquadVersion::V1 => "1.1",
+        SquadVersion::V2 => "2.0",
+    }
+}
+
+/// `predictions.json` (official format), `nbest_predictions.json`, `null_odds.json` (v2.0)
+/// and `results.json` (the official evaluator's keys plus run facts).
+fn write_outputs(
+    evaluation: &SquadEvaluation,
+    data: &SquadData,
+    dir: &std::path::Path,
+    source: &str,
+    best: Option<(u64, f64)>,
+) -> Result<(), FinetuneError> {
+    evaluation.predictions.write(dir)?;
+    let mut results = evaluation.scores.to_json();
+    if let Some(fields) = results.as_object_mut() {
+        fields.insert("version".into(), version_key(data.version).into());
+        fields.insert("model".into(), source.into());
+        fields.insert("questions".into(), data.eval_examples.len().into());
+        fields.insert("windows".into(), data.eval_features.len().into());
+        fields.insert("best_epoch".into(), best.map(|(epoch, _)| epoch).into());
+    }
+    write_json(&dir.join("results.json"), &results)?;
+    Ok(())
+}

@@ -1,0 +1,305 @@
+//! Fine-tuning and evaluation runs end to end on CPU with the tiny fixture models: a GLUE
+//! fine-tune that learns, a task-distillation run with a BERT teacher, a SQuAD run whose
+//! predictions the official evaluator scores, and reloading the saved models.
+
+// Test helpers unwrap like the tests they serve.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use distil_tasks::finetune::{
+    eval_glue, eval_squad, finetune_glue, finetune_squad, GlueRunConfig, LoopOptions,
+    SquadRunConfig,
+};
+use distil_tasks::squad::{evaluate, SquadVersion};
+use distil_tasks::GlueTask;
+use distil_train::Interrupt;
+use tch::Device;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
+fn fixture(name: &str) -> String {
+    repo("data/fixtures").join(name).display().to_string()
+}
+
+fn options() -> LoopOptions {
+    // The fixture models are tiny: thread hand-offs cost more than they save, above all on
+    // a loaded 2-core CI machine.
+    tch::set_num_threads(1);
+    LoopOptions {
+        resume: false,
+        quiet: true,
+        interrupt: Interrupt::manual(),
+    }
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// Writes an SST-2 folder from the shipped train file: `train` rows to train on, the next
+/// `dev` rows as a held-out dev set, and a 5-row test file.
+fn sst2_slice(dir: &Path, train: usize, dev: usize) -> Vec<usize> {
+    let text = std::fs::read_to_string(repo("data/glue/SST-2/train.tsv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.take(train + dev).collect();
+    let write = |name: &str, rows: &[&str]| {
+        std::fs::write(dir.join(name), format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    };
+    write("train.tsv", &rows[..train]);
+    write("dev.tsv", &rows[train..]);
+    let test: Vec<String> = rows[..5]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| format!("{i}\t{}", r.split('\t').next().unwrap()))
+        .collect();
+    std::fs::write(
+        dir.join("test.tsv"),
+        format!("index\tsentence\n{}\n", test.join("\n")),
+    )
+    .unwrap();
+    rows[train..]
+        .iter()
+        .map(|r| r.rsplit('\t').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_tiny_sst2_fine_tune_beats_the_majority_class_and_reloads() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("SST-2");
+    std::fs::create_dir_all(&data).unwrap();
+    let dev_labels = sst2_slice(&data, 2400, 400);
+    let positives = dev_labels.iter().filter(|&&l| l == 1).count() as f64;
+    let majority = positives.max(dev_labels.len() as f64 - positives) / dev_labels.len() as f64;
+
+    let mut config = GlueRunConfig::default();
+    config.model.source = Some(fixture("distilbert-seqcls"));
+    config.model.tokenizer = Some(fixture("distilbert-mlm"));
+    config.data.dir = Some(data);
+    config.features.max_seq_length = 64;
+    config.training.train_batch_size = 32;
+    config.training.learning_rate = 1e-3;
+    config.training.epochs = 3;
+    config.output.dir = work.path().join("experiments");
+    config.output.run_name = Some("sst2".into());
+    let summary = finetune_glue(GlueTask::Sst2, &config, Device::Cpu, &options()).unwrap();
+    let accuracy = summary.metrics["acc"];
+    eprintln!("dev accuracy {accuracy:.4}, majority class {majority:.4}");
+    assert!(
+        accuracy > majority + 0.03,
+        "dev accuracy {accuracy:.3} does not beat the majority class {majority:.3}"
+    );
+
+    let run = &summary.dir;
+    let results = read_json(&run.join("results.json"));
+    assert_eq!(results["metrics"]["acc"].as_f64().unwrap(), accuracy);
+    // The best of three epochs is the one kept and reported.
+    let epochs: Vec<f64> = std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["eval/acc"].as_f64())
+        .collect();
+    assert_eq!(epochs.len(), 3);
+    assert_eq!(epochs.iter().copied().fold(f64::MIN, f64::max), accuracy);
+    let predictions = std::fs::read_to_string(run.join("predictions/dev.tsv")).unwrap();
+    assert_eq!(predictions.lines().count(), 401);
+    let submission = std::fs::read_to_string(run.join("submission/SST-2.tsv")).unwrap();
+    assert_eq!(submission.lines().next(), Some("index\tprediction"));
+    assert_eq!(submission.lines().count(), 6);
+    for file in ["config.yaml", "model/config.json", "model/tokenizer.json"] {
+        assert!(run.join(file).is_file(), "{file} is missing");
+    }
+    let saved = read_json(&run.join("model/config.json"));
+    assert_eq!(
+        saved["architectures"][0],
+        "DistilBertForSequenceClassification"
+    );
+    assert_eq!(saved["id2label"].as_object().unwrap().len(), 2);
+
+    // The saved directory evaluates to the same score, without a --tokenizer.
+    let mut eval = config.clone();
+    eval.model.source = Some(run.join("model").display().to_string());
+    eval.model.tokenizer = None;
+    eval.output.run_name = Some("sst2-eval".into());
+    let again = eval_glue(GlueTask::Sst2, &eval, Device::Cpu).unwrap();
+    assert!((again.metrics["acc"] - accuracy).abs() < 1e-12);
+}
+
+#[test]
+fn mnli_distillation_from_a_bert_teacher_writes_matched_and_mismatched_results() {
+    let work = tempfile::tempdir().unwrap();
+    let mut config = GlueRunConfig::default();
+    // Both fixtures have 3-label heads, so the student's head loads and the teacher's is
+    // a trained one.
+    config.model.source = Some(fixture("distilbert-seqcls"));
+    config.model.tokenizer = Some(fixture("distilbert-mlm"));
+    config.model.teacher = Some(fixture("bert-seqcls"));
+    config.data.dir = Some(repo("crates/distil-tasks/tests/data/glue/MNLI"));
+    config.features.max_seq_length = 64;
+    config.training.epochs = 1;
+    config.training.logging_steps = 1;
+    config.output.dir = work.path().to_path_buf();
+    config.output.run_name = Some("mnli-kd".into());
+    let summary = finetune_glue(GlueTask::Mnli, &config, Device::Cpu, &options()).unwrap();
+    assert!(summary.metrics.contains_key("mnli/acc"));
+    assert!(summary.metrics.contains_key("mnli-mm/acc"));
+    for file in ["predictions/dev.tsv", "predictions/dev_mismatched.tsv"] {
+        assert!(summary.dir.join(file).is_file(), "{file}");
+    }
+    for file in ["submission/MNLI-m.tsv", "submission/MNLI-mm.tsv"] {
+        assert!(summary.dir.join(file).is_file(), "{file}");
+    }
+    let logged = std::fs::read_to_string(summary.dir.join("metrics.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(logged.lines().next().unwrap()).unwrap();
+    let (total, task, ce) = (
+        first["loss"].as_f64().unwrap(),
+        first["loss_task"].as_f64().unwrap(),
+        first["loss_ce"].as_f64().unwrap(),
+    );
+    assert!((total - (0.5 * task + 0.5 * ce)).abs() < 1e-5, "{first}");
+    assert!(ce > 0.0);
+}
+
+#[test]
+fn a_tiny_squad_run_writes_predictions_the_evaluator_scores() {
+    let work = tempfile::tempdir().unwrap();
+    let mut config = SquadRunConfig {
+        version: SquadVersion::V2,
+        ..SquadRunConfig::default()
+    };
+    config.model.source = Some(fixture("distilbert-qa"));
+    config.model.tokenizer = Some(fixture("distilbert-mlm"));
+    config.data.dev_file = repo("data/squad/dev-v2.0-first5articles.json");
+    config.data.dev_train_share = Some(0.5);
+    config.data.max_train_examples = Some(40);
+    config.data.max_eval_examples = Some(30);
+    config.features.max_seq_length = 64;
+    config.features.max_query_length = 16;
+    config.features.doc_stride = 24;
+    config.training.epochs = 1;
+    config.training.train_batch_size = 16;
+    config.output.dir = work.path().to_path_buf();
+    config.output.run_name = Some("squad".into());
+    let summary = finetune_squad(&config, Device::Cpu, &options()).unwrap();
+
+    let predictions: BTreeMap<String, String> =
+        serde_json::from_slice(&std::fs::read(summary.dir.join("predictions.json")).unwrap())
+            .unwrap();
+    let null_odds: BTreeMap<String, f64> =
+        serde_json::from_slice(&std::fs::read(summary.dir.join("null_odds.json")).unwrap())
+            .unwrap();
+    let splits = config.data.load(SquadVersion::V2, true).unwrap();
+    assert_eq!(splits.eval.len(), 30);
+    assert_eq!(predictions.len(), 30);
+    for example in &splits.eval {
+        assert!(predictions.contains_key(&example.id), "{}", example.id);
+    }
+    // No question of the evaluated paragraphs was trained on.
+    let train_paragraphs: Vec<usize> = splits.train.iter().map(|e| e.paragraph).collect();
+    assert!(splits
+        .eval
+        .iter()
+        .all(|e| !train_paragraphs.contains(&e.paragraph)));
+
+    let rescored = evaluate(
+        &splits.eval,
+        &predictions,
+        Some(&null_odds),
+        SquadVersion::V2,
+    );
+    let results = read_json(&summary.dir.join("results.json"));
+    for (key, value) in [
+        ("exact", rescored.all.exact),
+        ("f1", rescored.all.f1),
+        ("best_f1", rescored.best_f1.unwrap().0),
+    ] {
+        let reported = results[key].as_f64().unwrap();
+        assert!((0.0..=100.0).contains(&reported), "{key} {reported}");
+        assert!(
+            (reported - value).abs() < 1e-9,
+            "{key}: {reported} vs {value}"
+        );
+    }
+    assert_eq!(
+        results["HasAns_total"].as_u64().unwrap() + results["NoAns_total"].as_u64().unwrap(),
+        30
+    );
+
+    let mut eval = config.clone();
+    eval.model.source = Some(summary.dir.join("model").display().to_string());
+    eval.model.tokenizer = None;
+    eval.data.dev_train_share = None;
+    eval.output.run_name = Some("squad-eval".into());
+    let again = eval_squad(&eval, Device::Cpu).unwrap();
+    assert!(again.metrics.contains_key("HasAns_f1"));
+    assert!(again.dir.join("predictions.json").is_file());
+}
+
+#[test]
+fn evaluating_a_model_without_a_trained_head_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let mut config = GlueRunConfig::default();
+    // A 3-label head cannot serve SST-2's 2 labels.
+    config.model.source = Some(fixture("distilbert-seqcls"));
+    config.model.tokenizer = Some(fixture("distilbert-mlm"));
+    config.features.max_seq_length = 64;
+    config.output.dir = work.path().to_path_buf();
+    tch::set_num_threads(1);
+    let err = eval_glue(GlueTask::Sst2, &config, Device::Cpu).unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("3 outputs"), "{message}");
+    assert!(message.contains("distilbert-seqcls"), "{message}");
+}
+
+#[test]
+fn an_interrupted_run_resumes_to_the_same_model_as_an_uninterrupted_one() {
+    let work = tempfile::tempdir().unwrap();
+    let mut config = GlueRunConfig::default();
+    config.model.source = Some(fixture("bert-seqcls"));
+    config.model.tokenizer = Some(fixture("bert-mlm"));
+    config.data.dir = Some(repo("crates/distil-tasks/tests/data/glue/MNLI"));
+    config.features.max_seq_length = 64;
+    config.training.epochs = 2;
+    config.training.train_batch_size = 1;
+    config.training.learning_rate = 1e-3;
+    config.output.dir = work.path().to_path_buf();
+
+    config.output.run_name = Some("straight".into());
+    let straight = finetune_glue(GlueTask::Mnli, &config, Device::Cpu, &options()).unwrap();
+
+    config.output.run_name = Some("interrupted".into());
+    let stop = options();
+    // Ctrl-C before the first step: the loop checkpoints after it and stops.
+    stop.interrupt.request();
+    let first = finetune_glue(GlueTask::Mnli, &config, Device::Cpu, &stop).unwrap();
+    assert!(first.interrupted);
+    assert!(!first.dir.join("model").exists());
+    let resume = LoopOptions {
+        resume: true,
+        ..options()
+    };
+    let resumed = finetune_glue(GlueTask::Mnli, &config, Device::Cpu, &resume).unwrap();
+    assert!(!resumed.interrupted);
+    assert_eq!(resumed.metrics, straight.metrics);
+
+    let weights = |dir: &Path| {
+        distil_core::checkpoint::read_tensors(&dir.join("model/model.safetensors")).unwrap()
+    };
+    let (a, b) = (weights(&straight.dir), weights(&resumed.dir));
+    assert_eq!(a.len(), b.len());
+    for (name, tensor) in &a {
+        assert!(tensor.equal(&b[name]), "{name} differs after resuming");
+    }
+    // The resumed log reads as one run: steps 1..=6 once each, two evaluations.
+    let log = std::fs::read_to_string(resumed.dir.join("metrics.jsonl")).unwrap();
+    let evals = log.lines().filter(|l| l.contains("eval/")).count();
+    assert_eq!(evals, 2);
+}
