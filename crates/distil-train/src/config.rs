@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use distil_core::config::{load_config, ConfigError, InvalidKey};
 use distil_core::DeviceSpec;
 use distil_data::{DataConfig, DataError};
+use distil_distributed::{DistributedConfig, DistributedError};
 use serde::{Deserialize, Serialize};
 
 /// Everything a `distil distill` run needs.
@@ -20,6 +21,8 @@ pub struct DistillConfig {
     pub optimizer: OptimizerConfig,
     pub training: TrainingConfig,
     pub output: OutputConfig,
+    /// Timeouts and gradient buckets under `torchrun` (ignored by a single process).
+    pub distributed: DistributedConfig,
 }
 
 impl DistillConfig {
@@ -38,7 +41,8 @@ impl DistillConfig {
         self.loss.validate()?;
         self.optimizer.validate()?;
         self.training.validate()?;
-        self.output.validate()
+        self.output.validate()?;
+        self.distributed.validate().map_err(distributed_key)
     }
 
     /// `experiments/<run_name>`.
@@ -425,6 +429,14 @@ fn data_key(error: DataError) -> InvalidKey {
     match error {
         DataError::Config { key, reason } => InvalidKey::new(key, reason),
         other => InvalidKey::new("data", other.to_string()),
+    }
+}
+
+/// The distributed crate names the key of a bad `distributed:` value; keep it as the key.
+fn distributed_key(error: DistributedError) -> InvalidKey {
+    match error {
+        DistributedError::Config { key, reason } => InvalidKey::new(key, reason),
+        other => InvalidKey::new("distributed", other.to_string()),
     }
 }
 

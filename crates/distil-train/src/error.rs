@@ -38,6 +38,18 @@ pub enum TrainError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    #[error(
+        "checkpoints in `{}` hold data positions for {found} rank(s) but this run has \
+         {world_size}; resume with the world size that wrote them",
+        path.display()
+    )]
+    RankPositions {
+        path: PathBuf,
+        found: usize,
+        world_size: usize,
+    },
+    #[error(transparent)]
+    Distributed(#[from] distil_distributed::DistributedError),
     #[error("optimizer state `{}` does not fit this model: {message}", path.display())]
     OptimizerState { path: PathBuf, message: String },
     #[error(

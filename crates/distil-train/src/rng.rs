@@ -7,6 +7,12 @@ pub fn seed_micro_batch(seed: u64, micro_step: u64) {
     tch::manual_seed(micro_batch_seed(seed, micro_step));
 }
 
+/// The dropout seed of data-parallel rank `rank`: rank 0 (and a single process) keeps `seed`,
+/// so a one-rank run draws exactly what a plain run does; other ranks get their own masks.
+pub fn rank_seed(seed: u64, rank: usize) -> u64 {
+    seed ^ (rank as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)
+}
+
 /// SplitMix64 of the pair, so neighbouring steps get unrelated streams.
 pub fn micro_batch_seed(seed: u64, micro_step: u64) -> i64 {
     let mut z = seed ^ micro_step.wrapping_mul(0x9E37_79B9_7F4A_7C15);

@@ -33,6 +33,12 @@ impl RunDir {
         Ok(Self { root })
     }
 
+    /// The folder at `root`, left untouched: a data-parallel rank other than 0, which only
+    /// reads what rank 0 writes there.
+    pub fn at(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

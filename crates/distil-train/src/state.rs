@@ -20,7 +20,8 @@ pub struct TrainerState {
     pub epoch: u64,
     pub tokens_seen: u64,
     pub seed: u64,
-    /// Where the data stream stands (the data crate's own serialisable position).
+    /// Where the data stream stands (the data crate's own serialisable position; for
+    /// distillation a list with one per data-parallel rank, rank `r` resuming from entry `r`).
     pub data_position: serde_json::Value,
     /// fp16 runs only.
     pub loss_scaler: Option<LossScalerState>,

@@ -38,7 +38,12 @@ pub fn run(global: &GlobalOpts, args: &DistillArgs) -> anyhow::Result<()> {
     let config = DistillConfig::load(&args.config, &overrides)?;
     let interrupt = Interrupt::install()?;
     let distiller = Distiller::new(config, args.resume)?;
-    if !global.quiet {
+    // Under torchrun, rank 0 speaks for the job; the others only report their end.
+    let rank = match distiller.world_size() {
+        1 => String::new(),
+        _ => format!("rank {}: ", distiller.rank()),
+    };
+    if !global.quiet && distiller.rank() == 0 {
         let from = match distiller.start_step() {
             0 => String::new(),
             step => format!(", resuming after step {step}"),
@@ -54,13 +59,18 @@ pub fn run(global: &GlobalOpts, args: &DistillArgs) -> anyhow::Result<()> {
         interrupt,
     };
     match distiller.run(&options)? {
-        DistillOutcome::Finished { steps, student_dir } => println!(
-            "finished after {steps} optimizer steps; student saved to {}",
+        DistillOutcome::Finished {
+            steps,
+            student_dir,
+            weights_digest,
+        } => println!(
+            "{rank}finished after {steps} optimizer steps (weights digest {weights_digest}); \
+             student saved to {}",
             student_dir.display()
         ),
         DistillOutcome::Interrupted { step, checkpoint } => println!(
-            "interrupted: checkpoint after optimizer step {step} written to {}; continue with \
-             --resume",
+            "{rank}interrupted: checkpoint after optimizer step {step} written to {}; continue \
+             with --resume",
             checkpoint.display()
         ),
     }

@@ -4,6 +4,11 @@
 //! Loss values stay on the device until a log step; checkpoints sit on optimizer-step
 //! boundaries with the data position and the micro-step that re-seeds dropout, so a resumed
 //! run computes exactly what the uninterrupted one would have.
+//!
+//! Under `torchrun` each rank trains on its own share of the batches: rank 0's weights are
+//! broadcast once, gradients are averaged over the ranks at every optimizer step, the logged
+//! metrics are averaged so every rank takes the same stop decisions, and only rank 0 writes the
+//! run directory (the others read its checkpoints on resume, so they need the same filesystem).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,16 +16,17 @@ use std::time::Instant;
 
 use distil_core::config::InvalidKey;
 use distil_core::{EncoderInput, MaskedLanguageModel};
-use distil_data::{DataPosition, LoadedBatch, Manifest, MlmBatch, MlmLoader};
+use distil_data::{DataPosition, LoadedBatch, Manifest, MlmBatch, MlmLoader, Partition};
+use distil_distributed::DataParallel;
 use distil_student::save_student;
-use tch::{Device, Tensor};
+use tch::{Device, Kind, Tensor};
 
 use super::models::{
     build_student, check_models, freeze_teacher, load_teacher, teacher_dir, teacher_precision,
     Student, Teacher,
 };
 use super::plan::{RunLength, RunPlan};
-use crate::checkpoint::{Checkpoint, CheckpointManager, MetricGoal};
+use crate::checkpoint::{CheckpointManager, MetricGoal};
 use crate::config::{DistillConfig, Precision};
 use crate::error::TrainError;
 use crate::interrupt::Interrupt;
@@ -29,7 +35,7 @@ use crate::memory::host_memory_mb;
 use crate::metrics::MetricsLogger;
 use crate::optim::{clip_grad_norm, AdamW, AdamWConfig, GradAccumulation, LossScaler};
 use crate::progress::TrainProgress;
-use crate::rng::seed_micro_batch;
+use crate::rng::{rank_seed, seed_micro_batch};
 use crate::run_dir::{ExistingRun, RunDir};
 use crate::running_means::{first_non_finite, RunningMeans};
 use crate::state::TrainerState;
@@ -38,6 +44,7 @@ use crate::state::TrainerState;
 pub const STUDENT_DIR: &str = "student";
 const LOSS_METRIC: &str = "losses/loss";
 const GRAD_NORM_METRIC: &str = "optim/grad_norm";
+const TOKENS_METRIC: &str = "global/tokens_per_s";
 
 /// How a run is started and watched.
 #[derive(Debug, Clone)]
@@ -51,9 +58,14 @@ pub struct DistillOptions {
 /// How a run ended (errors, including a non-finite loss, are returned as `Err`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum DistillOutcome {
-    /// The run reached its end; the student was saved as an HF directory.
-    Finished { steps: u64, student_dir: PathBuf },
-    /// Ctrl-C: a checkpoint was written; `--resume` continues from it.
+    /// The run reached its end; the student was saved as an HF directory (by rank 0).
+    /// `weights_digest` fingerprints the final weights: data-parallel ranks print equal ones.
+    Finished {
+        steps: u64,
+        student_dir: PathBuf,
+        weights_digest: String,
+    },
+    /// Ctrl-C: a checkpoint was written (by rank 0); `--resume` continues from it.
     Interrupted { step: u64, checkpoint: PathBuf },
 }
 
@@ -74,6 +86,12 @@ pub struct Distiller {
     state: TrainerState,
     /// Metrics lines past the restored step (from the interrupted run) are dropped.
     resume: bool,
+    /// The process group under `torchrun`; `None` for a single process.
+    data_parallel: Option<DataParallel>,
+    /// This rank's data position after its latest micro-batch.
+    position: Option<DataPosition>,
+    /// Checkpoints saved by this process: keeps each gather's store key new.
+    saves: u64,
 }
 
 /// Metrics summed on the device between two log steps, and the host-side counters.
@@ -98,8 +116,17 @@ impl LogWindow {
 impl Distiller {
     /// Loads the models, checks them against each other and the shards, opens the run
     /// directory and, with `resume`, restores the newest complete checkpoint.
-    pub fn new(config: DistillConfig, resume: bool) -> Result<Self, TrainError> {
+    pub fn new(mut config: DistillConfig, resume: bool) -> Result<Self, TrainError> {
         let device = config.training.device.resolve()?;
+        let data_parallel = DataParallel::from_env(device, &config.distributed)?;
+        let device = data_parallel.as_ref().map_or(device, DataParallel::device);
+        if let Some(dp) = &data_parallel {
+            config.data.partition = Partition {
+                rank: dp.rank(),
+                world_size: dp.world_size(),
+            };
+        }
+        let is_root = data_parallel.as_ref().is_none_or(DataParallel::is_root);
         check_precision(&config, device)?;
         let manifest = Manifest::load(&config.data.shards)?;
 
@@ -119,14 +146,20 @@ impl Distiller {
         } else {
             ExistingRun::Refuse
         };
-        let run = RunDir::open(config.run_dir(), existing)?;
+        let run = if is_root {
+            RunDir::open(config.run_dir(), existing)?
+        } else {
+            RunDir::at(config.run_dir())
+        };
         let checkpoints = CheckpointManager::new(
             run.checkpoints_dir(),
             config.output.keep_last,
             MetricGoal::Minimize,
         );
-        checkpoints.remove_partial()?;
-        run.save_config(&config)?;
+        if is_root {
+            checkpoints.remove_partial()?;
+            run.save_config(&config)?;
+        }
 
         let mut student = student;
         let mut optimizer = AdamW::new(&student.vs, AdamWConfig::from(&config.optimizer));
@@ -136,6 +169,13 @@ impl Distiller {
                 state = checkpoint.restore(&mut student.vs, &mut optimizer)?;
                 log::info!("resuming from {}", checkpoint.dir.display());
             }
+        }
+        if let Some(dp) = &data_parallel {
+            // Every rank starts from rank 0's weights (the name order is the same everywhere).
+            let mut variables: Vec<(String, Tensor)> = student.vs.variables().into_iter().collect();
+            variables.sort_by(|a, b| a.0.cmp(&b.0));
+            let variables: Vec<Tensor> = variables.into_iter().map(|(_, t)| t).collect();
+            dp.broadcast_parameters(&variables)?;
         }
         let scaler =
             (config.training.precision == Precision::Fp16).then(|| match state.loss_scaler {
@@ -157,7 +197,27 @@ impl Distiller {
             checkpoints,
             state,
             resume,
+            data_parallel,
+            position: None,
+            saves: 0,
         })
+    }
+
+    /// This process's rank under `torchrun` (0 for a single process).
+    pub fn rank(&self) -> usize {
+        self.data_parallel.as_ref().map_or(0, DataParallel::rank)
+    }
+
+    /// Ranks training together (1 for a single process).
+    pub fn world_size(&self) -> usize {
+        self.data_parallel
+            .as_ref()
+            .map_or(1, DataParallel::world_size)
+    }
+
+    /// Rank 0 (or a single process) logs and writes the run directory.
+    fn is_root(&self) -> bool {
+        self.rank() == 0
     }
 
     pub fn run_dir(&self) -> &Path {
@@ -176,102 +236,156 @@ impl Distiller {
     /// Trains to the end of the plan, or until Ctrl-C, then saves the student.
     pub fn run(mut self, options: &DistillOptions) -> Result<DistillOutcome, TrainError> {
         let position = self.data_position()?;
-        let loader = MlmLoader::open(&self.config.data, position.as_ref())?;
-        let mut logger = MetricsLogger::open(
-            &self.run.metrics_path(),
-            Some(&self.run.tensorboard_dir()),
-            self.resume.then_some(self.state.optimizer_step),
-        )?;
+        let mut loader = MlmLoader::open(&self.config.data, position.as_ref())?;
+        self.position = position;
+        let mut logger = match self.is_root() {
+            true => Some(MetricsLogger::open(
+                &self.run.metrics_path(),
+                Some(&self.run.tensorboard_dir()),
+                self.resume.then_some(self.state.optimizer_step),
+            )?),
+            false => None,
+        };
         let progress = TrainProgress::new(
             self.plan.expected_steps,
             self.state.optimizer_step,
-            options.quiet,
+            options.quiet || !self.is_root(),
         );
         let mut window = LogWindow::new();
         let mut last_loss = None;
+        let mut checkpointed_at = None;
         let mut lr = self.plan.schedule.lr(self.state.optimizer_step);
 
-        for item in loader {
-            if self.finished() {
+        while !self.finished() {
+            let Some(batches) = self.next_step_batches(&mut loader)? else {
                 break;
-            }
-            let LoadedBatch {
+            };
+            for LoadedBatch {
                 batch,
                 epoch,
                 position,
-            } = item?;
-            if matches!(self.plan.length, RunLength::Epochs(e) if epoch >= e) {
-                break;
-            }
-            self.forward_backward(&batch, &mut window.micro);
-            self.state.micro_step += 1;
-            self.state.tokens_seen += batch.n_tokens as u64;
-            self.state.epoch = epoch;
-            self.state.data_position =
-                serde_json::to_value(&position).map_err(|source| TrainError::State {
-                    path: self.run.checkpoints_dir(),
-                    source,
-                })?;
-            window.tokens += batch.n_tokens;
-            if !self.accumulation.micro_batch_done() {
-                continue;
+            } in batches
+            {
+                self.forward_backward(&batch, &mut window.micro);
+                self.state.micro_step += 1;
+                self.state.tokens_seen += batch.n_tokens as u64;
+                self.state.epoch = epoch;
+                self.position = Some(position);
+                window.tokens += batch.n_tokens;
+                self.accumulation.micro_batch_done();
             }
 
             let grad_norm;
-            (grad_norm, lr) = self.optimizer_step();
+            (grad_norm, lr) = self.optimizer_step()?;
             window.steps.add([(GRAD_NORM_METRIC, &grad_norm)]);
             self.state.optimizer_step += 1;
             let step = self.state.optimizer_step;
             progress.set_step(step);
 
-            let interrupted = options.interrupt.requested();
-            let checkpoint_due = step % self.config.output.checkpoint_interval == 0
-                || self.finished()
-                || interrupted;
+            // Ranks see Ctrl-C at different steps, so under torchrun it is agreed on at the
+            // next log step (which reads the device anyway) rather than at every step.
+            let stop_requested = options.interrupt.requested();
+            let periodic_checkpoint =
+                step % self.config.output.checkpoint_interval == 0 || self.finished();
+            let log_due = step % self.config.output.log_interval == 0
+                || periodic_checkpoint
+                || (stop_requested && self.data_parallel.is_none());
             // Checkpoint steps also log: the finiteness check must pass before weights are
             // written, so a diverged run never overwrites a good checkpoint.
-            if step % self.config.output.log_interval == 0 || checkpoint_due {
-                let loss = self.log(&mut logger, &mut window, lr, &progress)?;
+            let mut interrupted = false;
+            if log_due {
+                let (loss, stop) =
+                    self.log(logger.as_mut(), &mut window, lr, &progress, stop_requested)?;
                 last_loss = Some(loss);
+                interrupted = stop;
             }
-            if checkpoint_due {
+            if periodic_checkpoint || interrupted {
                 let checkpoint = self.save_checkpoint(last_loss)?;
+                checkpointed_at = Some(step);
                 if interrupted {
                     progress.finish();
-                    return Ok(DistillOutcome::Interrupted {
-                        step,
-                        checkpoint: checkpoint.dir,
-                    });
+                    return Ok(DistillOutcome::Interrupted { step, checkpoint });
                 }
-            }
-            if self.finished() {
-                break;
             }
         }
 
         // An epoch-bounded run ends between log steps: log and checkpoint what is left.
         if window.steps.count() > 0 {
-            last_loss = Some(self.log(&mut logger, &mut window, lr, &progress)?);
+            last_loss = Some(
+                self.log(logger.as_mut(), &mut window, lr, &progress, false)?
+                    .0,
+            );
         }
-        self.save_checkpoint(last_loss)?;
+        if checkpointed_at != Some(self.state.optimizer_step) {
+            self.save_checkpoint(last_loss)?;
+        }
         progress.finish();
         let student_dir = self.run.root().join(STUDENT_DIR);
-        save_student(&self.student, &student_dir, Some(&self.teacher_dir))?;
+        if self.is_root() {
+            save_student(&self.student, &student_dir, Some(&self.teacher_dir))?;
+        }
+        if let Some(dp) = &self.data_parallel {
+            // No rank reports success before rank 0 has written the student.
+            dp.group().barrier()?;
+        }
         Ok(DistillOutcome::Finished {
             steps: self.state.optimizer_step,
             student_dir,
+            weights_digest: weights_digest(&self.student.vs),
         })
+    }
+
+    /// The micro-batches of the next optimizer step, or `None` when the run has none left: an
+    /// epoch-bounded run drops its last incomplete step, as the reference does. Under
+    /// `torchrun` the ranks' shares of an epoch may differ by a batch, so they agree (one tiny
+    /// all-reduce per step, epoch-bounded runs only) to stop at the same step.
+    fn next_step_batches(
+        &self,
+        loader: &mut MlmLoader,
+    ) -> Result<Option<Vec<LoadedBatch>>, TrainError> {
+        let wanted = self.config.optimizer.grad_accumulation as usize;
+        let mut batches = Vec::with_capacity(wanted);
+        while batches.len() < wanted {
+            let Some(item) = loader.next() else { break };
+            let item = item?;
+            if matches!(self.plan.length, RunLength::Epochs(e) if item.epoch >= e) {
+                break;
+            }
+            batches.push(item);
+        }
+        let mut complete = batches.len() == wanted;
+        if let (Some(dp), RunLength::Epochs(_)) = (&self.data_parallel, self.plan.length) {
+            let ready = all_reduce_sum(dp, &[f64::from(u8::from(complete))])?;
+            complete = ready[0] == dp.world_size() as f64;
+        }
+        Ok(complete.then_some(batches))
     }
 
     fn finished(&self) -> bool {
         matches!(self.plan.length, RunLength::Steps(s) if self.state.optimizer_step >= s)
     }
 
+    /// This rank's entry of the restored list of per-rank data positions.
     fn data_position(&self) -> Result<Option<DataPosition>, TrainError> {
-        if self.state.data_position.is_null() {
-            return Ok(None);
+        let positions = match &self.state.data_position {
+            serde_json::Value::Null => return Ok(None),
+            serde_json::Value::Array(positions) => positions,
+            _ => {
+                return Err(TrainError::RankPositions {
+                    path: self.run.checkpoints_dir(),
+                    found: 1,
+                    world_size: self.world_size(),
+                })
+            }
+        };
+        if positions.len() != self.world_size() {
+            return Err(TrainError::RankPositions {
+                path: self.run.checkpoints_dir(),
+                found: positions.len(),
+                world_size: self.world_size(),
+            });
         }
-        serde_json::from_value(self.state.data_position.clone())
+        serde_json::from_value(positions[self.rank()].clone())
             .map(Some)
             .map_err(|source| TrainError::State {
                 path: self.run.checkpoints_dir(),
@@ -282,7 +396,10 @@ impl Distiller {
     /// One micro-batch: both forwards on the same masked input, the loss, backward of
     /// `loss / grad_accumulation`. Only device tensors are produced; nothing is read back.
     fn forward_backward(&self, batch: &MlmBatch, means: &mut RunningMeans) {
-        seed_micro_batch(self.state.seed, self.state.micro_step);
+        seed_micro_batch(
+            rank_seed(self.state.seed, self.rank()),
+            self.state.micro_step,
+        );
         let input_ids = batch.input_ids.to_device(self.device);
         let attention_mask = batch.attention_mask.to_device(self.device);
         let labels = batch.labels.to_device(self.device);
@@ -324,9 +441,13 @@ impl Distiller {
         means.add(named.iter().map(|(name, value)| (name.as_str(), *value)));
     }
 
-    /// Clip, step, zero (the reference's `optimize`); returns the pre-clip gradient norm (on
-    /// the device) and the learning rate used.
-    fn optimizer_step(&mut self) -> (Tensor, f64) {
+    /// Average over the ranks, clip, step, zero (the reference's `optimize`); returns the
+    /// pre-clip gradient norm (on the device) and the learning rate used.
+    fn optimizer_step(&mut self) -> Result<(Tensor, f64), TrainError> {
+        if let Some(dp) = &self.data_parallel {
+            let params: Vec<Tensor> = self.optimizer.params().map(Tensor::shallow_clone).collect();
+            dp.average_gradients(&params)?;
+        }
         let grads = self.optimizer.grads();
         if let Some(scaler) = &mut self.scaler {
             scaler.unscale(&grads);
@@ -344,25 +465,27 @@ impl Distiller {
             None => self.optimizer.step(lr),
         }
         self.optimizer.zero_grad();
-        (norm, lr)
+        Ok((norm, lr))
     }
 
-    /// Reads the window's means from the device (the loop's one host sync), writes them to
-    /// JSONL and TensorBoard, and stops the run on a NaN or infinite value.
+    /// Reads the window's means from the device (the loop's one host sync), averages them over
+    /// the ranks, writes them to JSONL and TensorBoard (rank 0), and stops the run on a NaN or
+    /// infinite value. Returns the loss and whether any rank asked to stop (`stop_requested`).
     fn log(
         &mut self,
-        logger: &mut MetricsLogger,
+        logger: Option<&mut MetricsLogger>,
         window: &mut LogWindow,
         lr: f64,
         progress: &TrainProgress,
-    ) -> Result<f64, TrainError> {
+        stop_requested: bool,
+    ) -> Result<(f64, bool), TrainError> {
         let steps = window.steps.count().max(1) as f64;
         let mut metrics: BTreeMap<String, f64> = window.micro.take();
         metrics.extend(window.steps.take());
         let seconds = window.started.elapsed().as_secs_f64().max(1e-9);
         let tokens_per_s = window.tokens as f64 / seconds;
         metrics.insert("learning_rate/lr".to_string(), lr);
-        metrics.insert("global/tokens_per_s".to_string(), tokens_per_s);
+        metrics.insert(TOKENS_METRIC.to_string(), tokens_per_s);
         metrics.insert("global/step_time_s".to_string(), seconds / steps);
         metrics.insert("global/epoch".to_string(), self.state.epoch as f64);
         if let Some(mb) = host_memory_mb() {
@@ -372,8 +495,14 @@ impl Distiller {
             metrics.insert("optim/loss_scale".to_string(), scaler.state().scale);
         }
         *window = LogWindow::new();
+        let stop = match &self.data_parallel {
+            Some(dp) => average_over_ranks(dp, &mut metrics, stop_requested)?,
+            None => stop_requested,
+        };
         let step = self.state.optimizer_step;
-        logger.log(step, &metrics)?;
+        if let Some(logger) = logger {
+            logger.log(step, &metrics)?;
+        }
 
         // Name a loss term before the total it makes non-finite.
         let (terms, mut others): (BTreeMap<String, f64>, BTreeMap<String, f64>) = metrics
@@ -395,17 +524,123 @@ impl Distiller {
             });
         }
         let loss = metrics.get(LOSS_METRIC).copied().unwrap_or(f64::NAN);
-        progress.show(loss, tokens_per_s);
-        Ok(loss)
+        progress.show(
+            loss,
+            metrics.get(TOKENS_METRIC).copied().unwrap_or(tokens_per_s),
+        );
+        Ok((loss, stop))
     }
 
-    fn save_checkpoint(&mut self, loss: Option<f64>) -> Result<Checkpoint, TrainError> {
+    /// Rank 0 writes the checkpoint with every rank's data position (gathered here); returns
+    /// its folder (the checkpoints folder on the other ranks).
+    fn save_checkpoint(&mut self, loss: Option<f64>) -> Result<PathBuf, TrainError> {
         if let Some(scaler) = &self.scaler {
             self.state.loss_scaler = Some(scaler.state());
         }
-        self.checkpoints
-            .save(&self.student.vs, &self.optimizer, &self.state, loss)
+        let path = self.run.checkpoints_dir();
+        let position =
+            serde_json::to_value(&self.position).map_err(|source| TrainError::State {
+                path: path.clone(),
+                source,
+            })?;
+        let positions = match &self.data_parallel {
+            None => vec![position],
+            Some(dp) => {
+                let key = format!("pos/{}/{}", self.state.optimizer_step, self.saves);
+                self.saves += 1;
+                let Some(gathered) = dp
+                    .group()
+                    .gather_bytes(&key, position.to_string().as_bytes())?
+                else {
+                    return Ok(path);
+                };
+                gathered
+                    .iter()
+                    .map(|bytes| serde_json::from_slice(bytes))
+                    .collect::<Result<_, _>>()
+                    .map_err(|source| TrainError::State {
+                        path: path.clone(),
+                        source,
+                    })?
+            }
+        };
+        self.state.data_position = serde_json::Value::Array(positions);
+        let checkpoint =
+            self.checkpoints
+                .save(&self.student.vs, &self.optimizer, &self.state, loss)?;
+        Ok(checkpoint.dir)
     }
+}
+
+/// Metrics that differ between ranks (the rest, such as the learning rate and the norm of the
+/// averaged gradients, are equal on every rank already).
+fn rank_local(metric: &str) -> bool {
+    metric.starts_with("losses/") || metric == TOKENS_METRIC
+}
+
+/// Averages the rank-local metrics over the ranks (tokens per second are summed: the job's
+/// throughput), so that every rank sees the same values and takes the same NaN decision; also
+/// returns whether any rank asked to stop.
+fn average_over_ranks(
+    dp: &DataParallel,
+    metrics: &mut BTreeMap<String, f64>,
+    stop_requested: bool,
+) -> Result<bool, TrainError> {
+    let mut values: Vec<f64> = metrics
+        .iter()
+        .filter(|(k, _)| rank_local(k))
+        .map(|(_, v)| *v)
+        .collect();
+    values.push(f64::from(u8::from(stop_requested)));
+    let sums = all_reduce_sum(dp, &values)?;
+    let world = dp.world_size() as f64;
+    let local = metrics.iter_mut().filter(|(k, _)| rank_local(k));
+    for ((key, value), sum) in local.zip(&sums) {
+        *value = if key == TOKENS_METRIC {
+            *sum
+        } else {
+            sum / world
+        };
+    }
+    Ok(sums.last().is_some_and(|&stops| stops > 0.0))
+}
+
+/// `values` summed over the ranks (a float64 tensor on the backend's device).
+fn all_reduce_sum(dp: &DataParallel, values: &[f64]) -> Result<Vec<f64>, TrainError> {
+    let mut tensor = Tensor::from_slice(values).to_device(dp.device());
+    dp.group().all_reduce_sum(&mut tensor)?;
+    let tensor = tensor.to_device(Device::Cpu).to_kind(Kind::Double);
+    Ok((0..values.len() as i64)
+        .map(|i| tensor.double_value(&[i]))
+        .collect())
+}
+
+/// FNV-1a over the variables' names and fp32 bytes in name order: equal digests mean equal
+/// weights, bit for bit.
+fn weights_digest(vs: &tch::nn::VarStore) -> String {
+    let mut variables: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    variables.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for &byte in bytes {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for (name, tensor) in variables {
+        feed(name.as_bytes());
+        let values = Vec::<f32>::try_from(
+            tensor
+                .detach()
+                .to_device(Device::Cpu)
+                .to_kind(Kind::Float)
+                .reshape([-1]),
+        )
+        .unwrap_or_default();
+        for value in values {
+            feed(&value.to_le_bytes());
+        }
+    }
+    format!("{hash:016x}")
 }
 
 /// fp16 runs on CUDA AMP kernels; on the CPU only fp32 and bf16 are offered.

@@ -50,13 +50,19 @@ impl RunPlan {
     }
 }
 
-/// Batches in one epoch. With a fixed batch size every batch but the last is full, grouping
-/// or not, so this is exact; with a token budget it is the unpadded lower bound (length
-/// grouping keeps padding small).
+/// Batches in one epoch on each data-parallel rank (every rank reads its share of the rows,
+/// so an optimizer step covers `world_size` times the batches). With a fixed batch size every
+/// batch but the last is full, grouping or not, so this is exact; with a token budget it is the
+/// unpadded lower bound (length grouping keeps padding small).
 fn batches_per_epoch(config: &DistillConfig, manifest: &Manifest) -> u64 {
+    let world_size = config.data.partition.world_size.max(1) as u64;
+    let (rows, tokens) = (
+        manifest.rows.div_ceil(world_size),
+        manifest.tokens.div_ceil(world_size),
+    );
     match config.data.batch_size() {
-        BatchSize::Sequences(n) => manifest.rows.div_ceil(n as u64),
-        BatchSize::Tokens(budget) => manifest.tokens.div_ceil(budget as u64),
+        BatchSize::Sequences(n) => rows.div_ceil(n as u64),
+        BatchSize::Tokens(budget) => tokens.div_ceil(budget as u64),
     }
     .max(1)
 }

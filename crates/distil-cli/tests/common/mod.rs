@@ -1,0 +1,126 @@
+//! Helpers shared by the `distil distill` tests: shards from a slice of the shipped corpus, run
+//! configs for the tiny fixture teacher, the command, and readers of what a run writes.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on bad fixtures
+// Each test binary uses its own subset of the helpers.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+pub type Metrics = BTreeMap<u64, serde_json::Map<String, serde_json::Value>>;
+
+pub fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
+pub fn distil() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_distil"));
+    // Tensors this small gain nothing from threads, and spinning OpenMP workers crawl on a
+    // shared CI machine.
+    command.env("OMP_NUM_THREADS", "1").arg("-q");
+    command
+}
+
+pub fn run(args: &[&str]) -> Output {
+    distil().args(args).output().unwrap()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Shards of the first lines of Alice in Wonderland, tokenised with the teacher's tokenizer.
+pub fn shards(dir: &Path) -> PathBuf {
+    let text: Vec<&str> =
+        include_str!("../../../../data/text/books/gutenberg/pg11-carroll-alice-in-wonderland.txt")
+            .lines()
+            .take(1200)
+            .collect();
+    let corpus = dir.join("corpus.txt");
+    std::fs::write(&corpus, text.join("\n")).unwrap();
+    let out = dir.join("shards");
+    let teacher = repo("data/fixtures/bert-mlm");
+    let prep = run(&[
+        "prep",
+        "--input",
+        corpus.to_str().unwrap(),
+        "--tokenizer",
+        teacher.to_str().unwrap(),
+        "--max-seq-len",
+        "64",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(prep.status.success(), "prep: {}", stderr(&prep));
+    out
+}
+
+/// A run config for the fixture teacher and a 2-layer student, plus `extra` YAML lines (which
+/// continue the `output:` section, then add `training:` and others).
+pub fn config(dir: &Path, shards: &Path, extra: &str) -> PathBuf {
+    let text = format!(
+        "teacher:\n  source: {teacher}\n\
+         student:\n  teacher_layers: [0, 2]\n\
+         data:\n  shards: {shards}\n  batch_size: 8\n  shuffle_buffer: 500\n\
+         output:\n  dir: {out}\n  keep_last: 2\n{extra}",
+        teacher = repo("data/fixtures/bert-mlm").display(),
+        shards = shards.display(),
+        out = dir.join("runs").display(),
+    );
+    let path = dir.join("run.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+pub fn distill(config: &Path, sets: &[&str]) -> Command {
+    let mut command = distil();
+    command.args(["distill", "--config", config.to_str().unwrap()]);
+    for set in sets {
+        command.args(["--set", set]);
+    }
+    command
+}
+
+pub fn distill_ok(config: &Path, sets: &[&str]) -> Output {
+    let output = distill(config, sets).output().unwrap();
+    assert!(output.status.success(), "distill: {}", stderr(&output));
+    output
+}
+
+/// `metrics.jsonl` by step; every step appears once.
+pub fn metrics(run_dir: &Path) -> Metrics {
+    let text = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap();
+    let mut by_step = Metrics::new();
+    for line in text.lines() {
+        let serde_json::Value::Object(map) = serde_json::from_str(line).unwrap() else {
+            panic!("not an object: {line}");
+        };
+        let step = map["step"].as_u64().unwrap();
+        assert!(by_step.insert(step, map).is_none(), "step {step} twice");
+    }
+    by_step
+}
+
+pub fn checkpoint(run_dir: &Path, step: u64) -> PathBuf {
+    run_dir.join("checkpoints").join(format!("step-{step:09}"))
+}
+
+/// Waits until `path` exists; fails if the child exits first.
+pub fn wait_for(child: &mut Child, path: &Path) {
+    let start = Instant::now();
+    while !path.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "distill exited ({status}) before {} appeared",
+                path.display()
+            );
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "timed out");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
