@@ -1,5 +1,11 @@
 //! `distil bench`: measurements that are commands, not tests.
 
+mod distill_step;
+pub mod infer;
+mod machine;
+mod random_models;
+pub mod step;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -14,6 +20,12 @@ use crate::cli::GlobalOpts;
 pub enum BenchCommand {
     /// `distil prep` tokens/s and peak memory beside the Python reference on the same corpus.
     Prep(PrepBenchArgs),
+    /// CPU inference of the teacher and the student over the STS-B dev pairs (pairs/s and the
+    /// student/teacher speed-up) at random-init published shapes.
+    Infer(infer::InferBenchArgs),
+    /// One distillation step (teacher forward, student forward/backward, AdamW): tokens/s,
+    /// step time, peak memory and model-FLOPs utilisation, in fp32 and bf16.
+    Step(step::StepBenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -48,6 +60,8 @@ pub struct PrepBenchArgs {
 pub fn run(global: &GlobalOpts, command: &BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Prep(args) => prep(global, args),
+        BenchCommand::Infer(args) => infer::run(global, args),
+        BenchCommand::Step(args) => step::run(global, args),
     }
 }
 

@@ -9,22 +9,33 @@ use super::layers::dropout;
 /// Which keys every query may attend to, built once per forward from the 0/1 padding mask.
 #[derive(Debug)]
 pub struct AttentionMask {
-    /// `true` where the key is a real token, `[batch, 1, 1, seq]`.
-    keep: Tensor,
+    /// `true` where the key is a real token, `[batch, 1, 1, seq]`; `None` when every key is
+    /// real, so that attention runs unmasked (faster fused kernels, as `transformers` does).
+    keep: Option<Tensor>,
 }
 
 impl AttentionMask {
     /// From a `[batch, seq]` mask of any integer, float or bool kind (non-zero = real token).
+    /// On the CPU a mask without padding is dropped; on a GPU it is kept, since checking
+    /// would wait for the device.
     pub fn new(attention_mask: &Tensor) -> Self {
-        let keep = attention_mask.ne(0).unsqueeze(1).unsqueeze(1);
-        Self { keep }
+        let real = attention_mask.ne(0);
+        if attention_mask.device() == tch::Device::Cpu && real.all().int64_value(&[]) == 1 {
+            return Self { keep: None };
+        }
+        Self {
+            keep: Some(real.unsqueeze(1).unsqueeze(1)),
+        }
     }
 
     /// Sets the scores of padded keys to the dtype's most negative finite value, as
     /// `transformers` does: a fixed -10000 is not "minus infinity" in fp32 and overflows
     /// nothing in fp16 only by luck.
     fn fill_scores(&self, scores: &Tensor) -> Tensor {
-        scores.masked_fill(&self.keep.logical_not(), dtype_min(scores.kind()))
+        match &self.keep {
+            Some(keep) => scores.masked_fill(&keep.logical_not(), dtype_min(scores.kind())),
+            None => scores.shallow_clone(),
+        }
     }
 }
 
@@ -76,7 +87,7 @@ impl MultiHeadAttention {
                 &q,
                 &k,
                 &v,
-                Some(&mask.keep),
+                mask.keep.as_ref(),
                 p,
                 false,
                 scale,
@@ -162,6 +173,25 @@ mod tests {
                 let diff = max_diff(&out, &eager);
                 assert!(diff < tol, "{kind:?} eager={output_attentions}: {diff}");
             }
+        }
+    }
+
+    /// Without padding the mask is dropped, and both paths still equal plain softmax attention.
+    #[test]
+    fn a_mask_without_padding_is_dropped_on_the_cpu() {
+        let (q, k, v, _) = inputs(Kind::Float);
+        let mask = AttentionMask::new(&Tensor::ones([2, 5], (Kind::Int64, Device::Cpu)));
+        assert!(mask.keep.is_none());
+        let mha = MultiHeadAttention {
+            n_heads: 1,
+            dropout: 0.0,
+        };
+        let by_hand = (q.matmul(&k.transpose(-1, -2)) / 8f64.sqrt())
+            .softmax(-1, Kind::Float)
+            .matmul(&v);
+        for output_attentions in [false, true] {
+            let (out, _) = mha.forward(&q, &k, &v, &mask, false, output_attentions);
+            assert!(max_diff(&out, &by_hand) < 1e-5, "eager={output_attentions}");
         }
     }
 
