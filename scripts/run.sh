@@ -8,3 +8,4 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distil/target}"
 cargo build --release --quiet -p distil-cli
 distil="$CARGO_TARGET_DIR/release/distil"
 "$distil" env
+"$distil" reproduce --config configs/reproduce/mini-cpu.yaml

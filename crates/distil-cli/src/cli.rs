@@ -62,10 +62,22 @@ pub enum Command {
     /// Rewrite a checkpoint directory as a clean Hugging Face directory (config.json,
     /// model.safetensors with canonical names, tokenizer files).
     Export(crate::commands::export::ExportArgs),
+    /// Distil a teacher into a DistilBERT student from a YAML run config (triple loss, exact
+    /// resume, TensorBoard and JSONL logs, HF export of the student).
+    Distill(crate::commands::distill::DistillArgs),
     /// Initialise a DistilBERT student from chosen layers of a BERT teacher (HF directory).
     InitStudent(crate::commands::init_student::InitStudentArgs),
     /// Print the most likely tokens, with probabilities, for each [MASK] of a text.
     FillMask(crate::commands::fill_mask::FillMaskArgs),
     /// Write each input line's last hidden state, pooled vector and MLM logits to safetensors.
     Encode(crate::commands::encode::EncodeArgs),
+    /// Fine-tune on GLUE or SQuAD (optionally distilling from a fine-tuned teacher).
+    #[command(subcommand)]
+    Finetune(crate::commands::finetune::FinetuneCommand),
+    /// Evaluate a fine-tuned model on GLUE or SQuAD dev data without training.
+    #[command(subcommand)]
+    Eval(crate::commands::eval::EvalCommand),
+    /// Run the DistilBERT paper's experiment end to end (resumable stages) and write its
+    /// tables, plots and results to experiments/<run>/.
+    Reproduce(crate::commands::reproduce::ReproduceArgs),
 }

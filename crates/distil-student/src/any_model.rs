@@ -15,8 +15,9 @@ use tch::{Device, Tensor};
 
 use crate::{DistilBertConfig, DistilBertForMaskedLM, DistilBertModel};
 
-/// The config of either model.
-#[derive(Debug, Clone)]
+/// The config of either model; it serialises as the inner model's `config.json`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
 pub enum AnyConfig {
     Bert(BertConfig),
     DistilBert(DistilBertConfig),
@@ -25,7 +26,11 @@ pub enum AnyConfig {
 impl AnyConfig {
     /// Reads `dir/config.json` and parses it as the model its `model_type` names.
     pub fn from_dir(dir: &Path) -> Result<Self, ModelError> {
-        let path = dir.join("config.json");
+        Self::from_file(&dir.join("config.json"))
+    }
+
+    /// Parses the `config.json` at `path` as the model its `model_type` names.
+    pub fn from_file(path: &Path) -> Result<Self, ModelError> {
         #[derive(serde::Deserialize)]
         struct ModelType {
             model_type: Option<String>,
@@ -35,12 +40,12 @@ impl AnyConfig {
                 Ok(())
             }
         }
-        let kind: ModelType = read_config_file(&path)?;
+        let kind: ModelType = read_config_file(path)?;
         match kind.model_type.as_deref() {
-            Some("bert") => Ok(AnyConfig::Bert(read_config_file(&path)?)),
-            Some("distilbert") => Ok(AnyConfig::DistilBert(read_config_file(&path)?)),
+            Some("bert") => Ok(AnyConfig::Bert(read_config_file(path)?)),
+            Some("distilbert") => Ok(AnyConfig::DistilBert(read_config_file(path)?)),
             other => Err(ModelError::WrongModelType {
-                dir: dir.to_path_buf(),
+                dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
                 message: format!(
                     "config.json has model_type {}; expected \"bert\" or \"distilbert\"",
                     other.map_or("(none)".to_string(), |t| format!("\"{t}\""))
@@ -94,6 +99,21 @@ impl AnyMaskedLm {
                 AnyConfig::DistilBert,
             ),
         })
+    }
+
+    /// Wraps a loaded DistilBERT masked LM.
+    pub fn from_distilbert(
+        loaded: Pretrained<DistilBertForMaskedLM, DistilBertConfig>,
+    ) -> Pretrained<Self, AnyConfig> {
+        wrap(loaded, AnyMaskedLm::DistilBert, AnyConfig::DistilBert)
+    }
+
+    /// Builds a freshly initialised model of the kind `config` names in `vs`.
+    pub fn new(p: tch::nn::Path, config: &AnyConfig) -> Self {
+        match config {
+            AnyConfig::Bert(c) => AnyMaskedLm::Bert(BertForMaskedLM::new(p, c)),
+            AnyConfig::DistilBert(c) => AnyMaskedLm::DistilBert(DistilBertForMaskedLM::new(p, c)),
+        }
     }
 
     pub fn forward_t(&self, input: &EncoderInput, train: bool) -> MaskedLmOutput {

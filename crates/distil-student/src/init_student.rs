@@ -171,10 +171,10 @@ pub fn init_student(
     )?)
 }
 
-/// Writes a student as an HF DistilBERT directory (config, `model.safetensors`, and the
-/// tokenizer files found in `tokenizer_dir`).
-pub fn save_student(
-    student: &Pretrained<DistilBertForMaskedLM, DistilBertConfig>,
+/// Writes a student as an HF directory (its config, `model.safetensors`, and the tokenizer
+/// files found in `tokenizer_dir`).
+pub fn save_student<M, C: serde::Serialize>(
+    student: &Pretrained<M, C>,
     out_dir: &Path,
     tokenizer_dir: Option<&Path>,
 ) -> Result<(), ModelError> {

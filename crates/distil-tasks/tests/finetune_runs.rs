@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use distil_tasks::finetune::{
     eval_glue, eval_squad, finetune_glue, finetune_squad, GlueRunConfig, LoopOptions,
@@ -25,6 +26,15 @@ fn repo(path: &str) -> PathBuf {
 
 fn fixture(name: &str) -> String {
     repo("data/fixtures").join(name).display().to_string()
+}
+
+/// Runs seed libtorch's one global generator: tests that train must not run side by side,
+/// or one consumes the other's random numbers and the seeded results change.
+fn torch_rng() -> MutexGuard<'static, ()> {
+    static TORCH_RNG: Mutex<()> = Mutex::new(());
+    TORCH_RNG
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn options() -> LoopOptions {
@@ -72,6 +82,7 @@ fn sst2_slice(dir: &Path, train: usize, dev: usize) -> Vec<usize> {
 
 #[test]
 fn a_tiny_sst2_fine_tune_beats_the_majority_class_and_reloads() {
+    let _rng = torch_rng();
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("SST-2");
     std::fs::create_dir_all(&data).unwrap();
@@ -135,6 +146,7 @@ fn a_tiny_sst2_fine_tune_beats_the_majority_class_and_reloads() {
 
 #[test]
 fn mnli_distillation_from_a_bert_teacher_writes_matched_and_mismatched_results() {
+    let _rng = torch_rng();
     let work = tempfile::tempdir().unwrap();
     let mut config = GlueRunConfig::default();
     // Both fixtures have 3-label heads, so the student's head loads and the teacher's is
@@ -170,6 +182,7 @@ fn mnli_distillation_from_a_bert_teacher_writes_matched_and_mismatched_results()
 
 #[test]
 fn a_tiny_squad_run_writes_predictions_the_evaluator_scores() {
+    let _rng = torch_rng();
     let work = tempfile::tempdir().unwrap();
     let mut config = SquadRunConfig {
         version: SquadVersion::V2,
@@ -261,6 +274,7 @@ fn evaluating_a_model_without_a_trained_head_is_refused() {
 
 #[test]
 fn an_interrupted_run_resumes_to_the_same_model_as_an_uninterrupted_one() {
+    let _rng = torch_rng();
     let work = tempfile::tempdir().unwrap();
     let mut config = GlueRunConfig::default();
     config.model.source = Some(fixture("bert-seqcls"));

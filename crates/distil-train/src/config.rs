@@ -39,10 +39,41 @@ impl DistillConfig {
         self.student.validate()?;
         self.data.validate().map_err(data_key)?;
         self.loss.validate()?;
+        if self.teacher.is_none() {
+            self.validate_without_teacher()?;
+        }
         self.optimizer.validate()?;
         self.training.validate()?;
         self.output.validate()?;
         self.distributed.validate().map_err(distributed_key)
+    }
+
+    /// `teacher.source: none` trains the student on the MLM loss alone (pretraining from
+    /// scratch): nothing may read a teacher.
+    fn validate_without_teacher(&self) -> Result<(), InvalidKey> {
+        let teacher_terms = [
+            ("loss.alpha_ce", self.loss.alpha_ce),
+            ("loss.alpha_cos", self.loss.alpha_cos),
+            ("loss.alpha_mse", self.loss.alpha_mse),
+        ];
+        for (key, alpha) in teacher_terms {
+            if alpha != 0.0 {
+                return Err(InvalidKey::new(
+                    key,
+                    format!("must be 0 with teacher.source: {NO_TEACHER} (found {alpha})"),
+                ));
+            }
+        }
+        if self.student.init == StudentInit::TeacherLayers {
+            return Err(InvalidKey::new(
+                "student.init",
+                format!(
+                    "teacher_layers needs a teacher; with teacher.source: {NO_TEACHER} use \
+                     init: config or init: checkpoint"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// `experiments/<run_name>`.
@@ -72,11 +103,15 @@ impl Precision {
     }
 }
 
+/// `teacher.source` of a run without a teacher.
+pub const NO_TEACHER: &str = "none";
+
 /// The frozen teacher.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TeacherConfig {
-    /// A local HF directory or a Hub id (`bert-base-uncased`).
+    /// A local HF directory or a Hub id (`bert-base-uncased`), or `none` to train the
+    /// student on the MLM loss alone.
     pub source: String,
     /// The teacher runs without gradients, so bf16 halves its memory at little cost.
     pub dtype: Precision,
@@ -92,6 +127,11 @@ impl Default for TeacherConfig {
 }
 
 impl TeacherConfig {
+    /// `source: none`: the run has no teacher.
+    pub fn is_none(&self) -> bool {
+        self.source.trim() == NO_TEACHER
+    }
+
     fn validate(&self) -> Result<(), InvalidKey> {
         if self.source.trim().is_empty() {
             return Err(InvalidKey::new(
@@ -117,7 +157,8 @@ pub enum StudentInit {
     Checkpoint,
 }
 
-/// The DistilBERT student.
+/// The student: a DistilBERT, or any masked LM `config.json`'s `model_type` names when it
+/// starts from a config or a checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StudentConfig {
@@ -127,7 +168,8 @@ pub struct StudentConfig {
     /// Also copy BERT's MLM transform (`--vocab_transform`), so the head keeps BERT's
     /// architecture and weights (advised by the author, huggingface/transformers#1582).
     pub copy_vocab_transform: bool,
-    /// HF `config.json` of the student (`init: config`).
+    /// HF `config.json` of the student (`init: config`); tokenizer files next to it are
+    /// saved with the student when the run has no teacher to take them from.
     pub config: Option<PathBuf>,
     /// HF directory or weights file to start from (`init: checkpoint`).
     pub checkpoint: Option<PathBuf>,

@@ -20,11 +20,15 @@ pub mod running_means;
 pub mod state;
 
 pub use checkpoint::{Checkpoint, CheckpointManager, MetricGoal};
-pub use config::{check_compatibility, DistillConfig, LossConfig, ModelDims, Precision};
+pub use config::{
+    check_compatibility, DistillConfig, LossConfig, ModelDims, Precision, NO_TEACHER,
+};
 pub use distill::{DistillOptions, DistillOutcome, Distiller};
 pub use error::TrainError;
 pub use interrupt::Interrupt;
-pub use loss::{LossContext, LossInputs, LossOutput, LossTerm, RowIndex, Rows, TripleLoss};
+pub use loss::{
+    LossContext, LossInputs, LossOutput, LossTerm, RowIndex, Rows, StudentInputs, TripleLoss,
+};
 pub use metrics::MetricsLogger;
 pub use optim::{AdamW, AdamWConfig, GradAccumulation, LinearWarmupDecay, LossScaler};
 pub use progress::TrainProgress;

@@ -166,3 +166,30 @@ fn incompatible_teacher_and_student_name_the_key() {
     };
     assert!(check_compatibility(&teacher, &narrow, &no_cos).is_ok());
 }
+
+#[test]
+fn a_run_without_a_teacher_allows_only_the_mlm_term() {
+    let dir = tempfile::tempdir().unwrap();
+    let student = dir.path().join("config.json");
+    std::fs::write(&student, "{}").unwrap();
+    let no_teacher = format!(
+        "teacher: {{source: none}}\nstudent: {{init: config, config: {}}}\n",
+        student.display()
+    );
+    // The recipe's default weights distil from a teacher: each teacher term is named.
+    let err = load_text(&no_teacher, &[]).unwrap_err();
+    one_line_naming(&err, "loss.alpha_ce");
+    let err = load_text(&no_teacher, &["loss.alpha_ce=0"]).unwrap_err();
+    one_line_naming(&err, "loss.alpha_cos");
+    let err = load_text(
+        &no_teacher,
+        &["loss.alpha_ce=0", "loss.alpha_cos=0", "loss.alpha_mse=1"],
+    )
+    .unwrap_err();
+    one_line_naming(&err, "loss.alpha_mse");
+    let mlm_only = ["loss.alpha_ce=0", "loss.alpha_cos=0"];
+    let cfg = load_text(&no_teacher, &mlm_only).unwrap();
+    assert!(cfg.teacher.is_none());
+    let err = load_text("teacher: {source: none}\n", &mlm_only).unwrap_err();
+    one_line_naming(&err, "student.init");
+}

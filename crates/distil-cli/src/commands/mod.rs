@@ -1,13 +1,17 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod distill;
 pub mod encode;
 mod env;
+pub mod eval;
 pub mod export;
 pub mod fill_mask;
+pub mod finetune;
 pub mod init_student;
 pub mod inspect;
 pub mod prep;
+pub mod reproduce;
 
 use crate::cli::{Cli, Command};
 
@@ -18,8 +22,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(command) => bench::run(&cli.global, &command),
         Command::Inspect(args) => inspect::run(&args),
         Command::Export(args) => export::run(&args),
+        Command::Distill(args) => distill::run(&cli.global, &args),
         Command::InitStudent(args) => init_student::run(&args),
         Command::FillMask(args) => fill_mask::run(&cli.global, &args),
         Command::Encode(args) => encode::run(&cli.global, &args),
+        Command::Finetune(command) => finetune::run(&cli.global, &command),
+        Command::Eval(command) => eval::run(&cli.global, &command),
+        Command::Reproduce(args) => reproduce::run(&cli.global, &args),
     }
 }

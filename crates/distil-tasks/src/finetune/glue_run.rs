@@ -8,7 +8,6 @@ use std::path::Path;
 
 use distil_core::nn::sequence_classification_loss;
 use distil_data::load_tokenizer;
-use distil_train::ExistingRun;
 use serde_json::json;
 use tch::Device;
 
@@ -18,10 +17,11 @@ use super::glue_config::GlueRunConfig;
 use super::loss::{classification_kd, StepLoss};
 use super::model::{collate_segments, input_for, ModelRef, SequenceClassifier, TaskModel};
 use super::setup::{
-    check_lengths, load_logged, load_student_and_teacher, model_source, open_run, tokenizer_dir,
+    load_logged, save_model, start_evaluation, start_training, train_then_evaluate, Evaluated,
+    RunSpec, StartedRun,
 };
-use super::trainer::{train, FineTuneTask, LoopOptions, Scored};
-use super::{existing_run, Batching, RunSummary};
+use super::trainer::{FineTuneTask, LoopOptions, Scored};
+use super::{Batching, RunSummary};
 use crate::batch::SegmentIds;
 use crate::glue::{
     ClassificationBatch, GlueEncoder, GlueExample, GlueFeature, GlueLabel, GlueSplit, GlueTask,
@@ -217,16 +217,15 @@ impl Scored for GlueEvaluation {
 }
 
 impl FineTuneTask for GlueFineTune<'_> {
+    type Feature = GlueFeature;
     type Evaluation = GlueEvaluation;
 
-    fn train_len(&self) -> usize {
-        self.data.train.len()
+    fn train_features(&self) -> &[GlueFeature] {
+        &self.data.train
     }
 
-    fn train_loss(&self, indices: &[usize]) -> Result<(StepLoss, u64), FinetuneError> {
-        let features: Vec<&GlueFeature> = indices.iter().map(|&i| &self.data.train[i]).collect();
-        let tokens = features.iter().map(|f| f.text.len() as u64).sum();
-        Ok((self.loss(&features, true), tokens))
+    fn batch_loss(&self, features: &[&GlueFeature], train: bool) -> StepLoss {
+        self.loss(features, train)
     }
 
     fn evaluate(&self) -> Result<GlueEvaluation, FinetuneError> {
@@ -268,21 +267,18 @@ pub fn finetune_glue(
     device: Device,
     options: &LoopOptions,
 ) -> Result<RunSummary, FinetuneError> {
-    let source = model_source(&config.model)?;
-    let run = open_run(
-        &config.output,
-        &format!("finetune-{}", task.key()),
+    let StartedRun {
         source,
-        existing_run(options),
-    )?;
-    tch::manual_seed(config.training.seed as i64);
-    let (mut student, teacher) = load_student_and_teacher(
-        &config.model,
-        config.features.max_seq_length,
-        "classification",
+        run,
+        mut student,
+        teacher,
+        tokenizer_spec,
+    } = start_training(
+        run_spec(task, config, "finetune"),
+        config.training.seed,
+        options,
         |spec| load_classifier(task, spec, device),
     )?;
-    let tokenizer_spec = config.model.tokenizer_spec().unwrap_or(source);
     let encoder = GlueEncoder::new(&load_tokenizer(tokenizer_spec)?, &config.features)?;
     let data = GlueData::load(task, config, &encoder, true)?;
     // Saved once everything loaded: a run that failed to start leaves an empty folder, which
@@ -298,20 +294,15 @@ pub fn finetune_glue(
         },
         teacher.as_ref().map(Classifier::from),
         config.distillation,
-        batching(encoder.pad_id(), config, device),
+        Batching::new(encoder.pad_id(), &config.training, device),
     );
-    let outcome = train(&objective, vs, &config.training, &run, options)?;
-    if outcome.interrupted {
+    let Some(Evaluated { evaluation, best }) =
+        train_then_evaluate(&objective, vs, &config.training, &run, options)?
+    else {
         return Ok(RunSummary::interrupted(run.root()));
-    }
-    let evaluation = tch::no_grad(|| objective.evaluate())?;
-    write_outputs(&objective, &evaluation, run.root(), source, outcome.best)?;
-    let architecture = student.model.architecture();
-    student.save(
-        &run.root().join("model"),
-        architecture,
-        tokenizer_dir(tokenizer_spec)?.as_deref(),
-    )?;
+    };
+    write_outputs(&objective, &evaluation, run.root(), source, best)?;
+    save_model(&student, student.model.architecture(), &run, tokenizer_spec)?;
     Ok(RunSummary::finished(run.root(), evaluation.metrics))
 }
 
@@ -322,17 +313,15 @@ pub fn eval_glue(
     config: &GlueRunConfig,
     device: Device,
 ) -> Result<RunSummary, FinetuneError> {
-    let source = model_source(&config.model)?;
-    let run = open_run(
-        &config.output,
-        &format!("eval-{}", task.key()),
+    let StartedRun {
         source,
-        ExistingRun::Resume,
-    )?;
-    let student = load_classifier(task, source, device)?;
-    student.require_trained_head("classification")?;
-    check_lengths(config.features.max_seq_length, &student)?;
-    let tokenizer_spec = config.model.tokenizer_spec().unwrap_or(source);
+        run,
+        student,
+        tokenizer_spec,
+        ..
+    } = start_evaluation(run_spec(task, config, "eval"), |spec| {
+        load_classifier(task, spec, device)
+    })?;
     let encoder = GlueEncoder::new(&load_tokenizer(tokenizer_spec)?, &config.features)?;
     let data = GlueData::load(task, config, &encoder, false)?;
     run.save_config(config)?;
@@ -341,18 +330,21 @@ pub fn eval_glue(
         Classifier::from(&student),
         None,
         config.distillation,
-        batching(encoder.pad_id(), config, device),
+        Batching::new(encoder.pad_id(), &config.training, device),
     );
     let evaluation = tch::no_grad(|| objective.evaluate())?;
     write_outputs(&objective, &evaluation, run.root(), source, None)?;
     Ok(RunSummary::finished(run.root(), evaluation.metrics))
 }
 
-fn batching(pad_id: i64, config: &GlueRunConfig, device: Device) -> Batching {
-    Batching {
-        pad_id,
-        eval_batch_size: config.training.eval_batch_size,
-        device,
+/// The run folder `<kind>-<task>` and the classification head on `config`'s model.
+fn run_spec<'c>(task: GlueTask, config: &'c GlueRunConfig, kind: &str) -> RunSpec<'c> {
+    RunSpec {
+        model: &config.model,
+        output: &config.output,
+        name: format!("{kind}-{}", task.key()),
+        max_seq_length: config.features.max_seq_length,
+        head: "classification",
     }
 }
 

@@ -48,6 +48,17 @@ pub struct Batching {
     pub device: Device,
 }
 
+impl Batching {
+    /// Evaluation batches of `training.eval_batch_size`, padded with `pad_id`.
+    pub fn new(pad_id: i64, training: &TrainingConfig, device: Device) -> Self {
+        Self {
+            pad_id,
+            eval_batch_size: training.eval_batch_size,
+            device,
+        }
+    }
+}
+
 /// What a finished (or interrupted) run left behind.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunSummary {

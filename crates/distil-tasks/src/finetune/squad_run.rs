@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use distil_core::nn::span_loss;
 use distil_data::load_tokenizer;
-use distil_train::ExistingRun;
 use serde_json::Value;
 use tch::Device;
 
@@ -15,11 +14,12 @@ use super::error::FinetuneError;
 use super::loss::{span_kd, StepLoss};
 use super::model::{collate_segments, input_for, ModelRef, SpanExtractor, TaskModel};
 use super::setup::{
-    check_lengths, load_logged, load_student_and_teacher, model_source, open_run, tokenizer_dir,
+    load_logged, save_model, start_evaluation, start_training, train_then_evaluate, Evaluated,
+    RunSpec, StartedRun,
 };
 use super::squad_config::{SquadRunConfig, SquadSplits};
-use super::trainer::{train, FineTuneTask, LoopOptions, Scored};
-use super::{existing_run, Batching, RunSummary};
+use super::trainer::{FineTuneTask, LoopOptions, Scored};
+use super::{Batching, RunSummary};
 use crate::batch::SegmentIds;
 use crate::output::write_json;
 use crate::squad::{
@@ -184,16 +184,15 @@ impl<'a> SquadFineTune<'a> {
 }
 
 impl FineTuneTask for SquadFineTune<'_> {
+    type Feature = SquadFeature;
     type Evaluation = SquadEvaluation;
 
-    fn train_len(&self) -> usize {
-        self.data.train.len()
+    fn train_features(&self) -> &[SquadFeature] {
+        &self.data.train
     }
 
-    fn train_loss(&self, indices: &[usize]) -> Result<(StepLoss, u64), FinetuneError> {
-        let features: Vec<&SquadFeature> = indices.iter().map(|&i| &self.data.train[i]).collect();
-        let tokens = features.iter().map(|f| f.text.len() as u64).sum();
-        Ok((self.loss(&features, true), tokens))
+    fn batch_loss(&self, features: &[&SquadFeature], train: bool) -> StepLoss {
+        self.loss(features, train)
     }
 
     fn evaluate(&self) -> Result<SquadEvaluation, FinetuneError> {
@@ -239,21 +238,18 @@ pub fn finetune_squad(
     device: Device,
     options: &LoopOptions,
 ) -> Result<RunSummary, FinetuneError> {
-    let source = model_source(&config.model)?;
-    let run = open_run(
-        &config.output,
-        &format!("finetune-squad{}", version_key(config.version)),
+    let StartedRun {
         source,
-        existing_run(options),
-    )?;
-    tch::manual_seed(config.training.seed as i64);
-    let (mut student, teacher) = load_student_and_teacher(
-        &config.model,
-        config.features.max_seq_length,
-        "question-answering",
+        run,
+        mut student,
+        teacher,
+        tokenizer_spec,
+    } = start_training(
+        run_spec(config, "finetune"),
+        config.training.seed,
+        options,
         |spec| load_reader(spec, device),
     )?;
-    let tokenizer_spec = config.model.tokenizer_spec().unwrap_or(source);
     let featurizer = SquadFeaturizer::new(&load_tokenizer(tokenizer_spec)?, &config.features)?;
     let data = SquadData::build(config.version, load_splits(config, true)?, &featurizer)?;
     // Saved once everything loaded: a run that failed to start leaves an empty folder.
@@ -269,36 +265,27 @@ pub fn finetune_squad(
         teacher.as_ref().map(Reader::from),
         config.distillation,
         config.decode.clone(),
-        batching(featurizer.pad_id(), config, device),
+        Batching::new(featurizer.pad_id(), &config.training, device),
     );
-    let outcome = train(&objective, vs, &config.training, &run, options)?;
-    if outcome.interrupted {
+    let Some(Evaluated { evaluation, best }) =
+        train_then_evaluate(&objective, vs, &config.training, &run, options)?
+    else {
         return Ok(RunSummary::interrupted(run.root()));
-    }
-    let evaluation = tch::no_grad(|| objective.evaluate_answers())?;
-    write_outputs(&evaluation, &data, run.root(), source, outcome.best)?;
-    let architecture = student.model.architecture();
-    student.save(
-        &run.root().join("model"),
-        architecture,
-        tokenizer_dir(tokenizer_spec)?.as_deref(),
-    )?;
+    };
+    write_outputs(&evaluation, &data, run.root(), source, best)?;
+    save_model(&student, student.model.architecture(), &run, tokenizer_spec)?;
     Ok(RunSummary::finished(run.root(), evaluation.metrics()))
 }
 
 /// Evaluates an already fine-tuned QA model on the dev file without training.
 pub fn eval_squad(config: &SquadRunConfig, device: Device) -> Result<RunSummary, FinetuneError> {
-    let source = model_source(&config.model)?;
-    let run = open_run(
-        &config.output,
-        &format!("eval-squad{}", version_key(config.version)),
+    let StartedRun {
         source,
-        ExistingRun::Resume,
-    )?;
-    let student = load_reader(source, device)?;
-    student.require_trained_head("question-answering")?;
-    check_lengths(config.features.max_seq_length, &student)?;
-    let tokenizer_spec = config.model.tokenizer_spec().unwrap_or(source);
+        run,
+        student,
+        tokenizer_spec,
+        ..
+    } = start_evaluation(run_spec(config, "eval"), |spec| load_reader(spec, device))?;
     let featurizer = SquadFeaturizer::new(&load_tokenizer(tokenizer_spec)?, &config.features)?;
     let data = SquadData::build(config.version, load_splits(config, false)?, &featurizer)?;
     run.save_config(config)?;
@@ -308,18 +295,21 @@ pub fn eval_squad(config: &SquadRunConfig, device: Device) -> Result<RunSummary,
         None,
         config.distillation,
         config.decode.clone(),
-        batching(featurizer.pad_id(), config, device),
+        Batching::new(featurizer.pad_id(), &config.training, device),
     );
     let evaluation = tch::no_grad(|| objective.evaluate_answers())?;
     write_outputs(&evaluation, &data, run.root(), source, None)?;
     Ok(RunSummary::finished(run.root(), evaluation.metrics()))
 }
 
-fn batching(pad_id: i64, config: &SquadRunConfig, device: Device) -> Batching {
-    Batching {
-        pad_id,
-        eval_batch_size: config.training.eval_batch_size,
-        device,
+/// The run folder `<kind>-squad<version>` and the span head on `config`'s model.
+fn run_spec<'c>(config: &'c SquadRunConfig, kind: &str) -> RunSpec<'c> {
+    RunSpec {
+        model: &config.model,
+        output: &config.output,
+        name: format!("{kind}-squad{}", version_key(config.version)),
+        max_seq_length: config.features.max_seq_length,
+        head: "question-answering",
     }
 }
 

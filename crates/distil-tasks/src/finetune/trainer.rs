@@ -21,6 +21,7 @@ use tch::nn::VarStore;
 use super::config::TrainingConfig;
 use super::error::FinetuneError;
 use super::loss::StepLoss;
+use crate::batch::EncodedText;
 
 /// A dev evaluation's scores.
 pub trait Scored {
@@ -32,12 +33,14 @@ pub trait Scored {
 
 /// What the loop needs from a task.
 pub trait FineTuneTask {
+    /// One training example as the model reads it.
+    type Feature: AsRef<EncodedText>;
     type Evaluation: Scored;
 
     /// Training features.
-    fn train_len(&self) -> usize;
-    /// The loss on the training features at `indices` (dropout on), and their token count.
-    fn train_loss(&self, indices: &[usize]) -> Result<(StepLoss, u64), FinetuneError>;
+    fn train_features(&self) -> &[Self::Feature];
+    /// The loss on a batch of features (dropout on when `train`).
+    fn batch_loss(&self, features: &[&Self::Feature], train: bool) -> StepLoss;
     /// Scores the model on the dev data (dropout off, no gradients).
     fn evaluate(&self) -> Result<Self::Evaluation, FinetuneError>;
 }
@@ -87,7 +90,8 @@ pub fn train<T: FineTuneTask>(
     run: &RunDir,
     options: &LoopOptions,
 ) -> Result<LoopOutcome, FinetuneError> {
-    let len = task.train_len();
+    let train_features = task.train_features();
+    let len = train_features.len();
     if len == 0 {
         return Err(FinetuneError::NoTrainingData(
             "the training split has no examples".into(),
@@ -148,7 +152,10 @@ pub fn train<T: FineTuneTask>(
         let batches: Vec<&[usize]> = order.chunks(batch_size).collect();
         for batch in position.batch as usize..batches.len() {
             seed_micro_batch(state.seed, state.micro_step);
-            let (loss, tokens) = task.train_loss(batches[batch])?;
+            let features: Vec<&T::Feature> =
+                batches[batch].iter().map(|&i| &train_features[i]).collect();
+            let tokens: u64 = features.iter().map(|f| (*f).as_ref().len() as u64).sum();
+            let loss = task.batch_loss(&features, true);
             loss.total.backward();
             let grads = optimizer.grads();
             let grad_norm =

@@ -50,6 +50,12 @@ pub struct GlueFeature {
     pub label: Option<GlueLabel>,
 }
 
+impl AsRef<EncodedText> for GlueFeature {
+    fn as_ref(&self) -> &EncodedText {
+        &self.text
+    }
+}
+
 /// Tokenizes GLUE examples with BERT's pair template and longest-first truncation.
 #[derive(Debug)]
 pub struct GlueEncoder {

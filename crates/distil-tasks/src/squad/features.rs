@@ -140,6 +140,12 @@ pub struct SquadFeature {
     pub end_position: usize,
 }
 
+impl AsRef<EncodedText> for SquadFeature {
+    fn as_ref(&self) -> &EncodedText {
+        &self.text
+    }
+}
+
 impl SquadFeature {
     /// The context text from `start`'s first byte to `end`'s last, when both are context
     /// tokens in order.

@@ -1,6 +1,7 @@
 //! The distillation loop (the reference's `Distiller.train`/`step`/`optimize`): teacher and
 //! student forward on the same masked batch, the weighted loss divided by the accumulation
 //! count, backward, and every `grad_accumulation` micro-batches clip, step, zero and schedule.
+//! With `teacher.source: none` the same loop pretrains the student on the MLM loss alone.
 //! Loss values stay on the device until a log step; checkpoints sit on optimizer-step
 //! boundaries with the data position and the micro-step that re-seeds dropout, so a resumed
 //! run computes exactly what the uninterrupted one would have.
@@ -30,7 +31,7 @@ use crate::checkpoint::{CheckpointManager, MetricGoal};
 use crate::config::{DistillConfig, Precision};
 use crate::error::TrainError;
 use crate::interrupt::Interrupt;
-use crate::loss::{LossContext, LossInputs, RowIndex, TripleLoss};
+use crate::loss::{LossContext, LossInputs, RowIndex, StudentInputs, TripleLoss};
 use crate::memory::host_memory_mb;
 use crate::metrics::MetricsLogger;
 use crate::optim::{clip_grad_norm, AdamW, AdamWConfig, GradAccumulation, LossScaler};
@@ -73,8 +74,11 @@ pub enum DistillOutcome {
 pub struct Distiller {
     config: DistillConfig,
     device: Device,
-    teacher: Teacher,
-    teacher_dir: PathBuf,
+    /// `None` for MLM-only pretraining.
+    teacher: Option<Teacher>,
+    /// Where the saved student's tokenizer files come from: the teacher's directory, or
+    /// `student.config`'s without a teacher.
+    tokenizer_dir: Option<PathBuf>,
     student: Student,
     loss: TripleLoss,
     optimizer: AdamW,
@@ -130,16 +134,24 @@ impl Distiller {
         check_precision(&config, device)?;
         let manifest = Manifest::load(&config.data.shards)?;
 
-        let teacher_dir = teacher_dir(&config.teacher.source)?;
-        let mut teacher = load_teacher(&teacher_dir, device)?;
+        let (mut teacher, tokenizer_dir) = if config.teacher.is_none() {
+            let student_dir = config.student.config.as_deref().and_then(Path::parent);
+            (None, student_dir.map(Path::to_path_buf))
+        } else {
+            let dir = teacher_dir(&config.teacher.source)?;
+            (Some(load_teacher(&dir, device)?), Some(dir))
+        };
         // Fresh student weights (a config init, a fresh MLM transform) depend on the seed only.
         tch::manual_seed(config.training.seed as i64);
-        let student = build_student(&config, &teacher, &teacher_dir, device)?;
-        check_models(&config, &teacher, &student, &manifest)?;
-        freeze_teacher(
-            &mut teacher,
-            teacher_precision(&config.teacher, config.training.precision),
-        );
+        let teacher_source = teacher.as_ref().zip(tokenizer_dir.as_deref());
+        let student = build_student(&config, teacher_source, device)?;
+        check_models(&config, teacher.as_ref(), &student, &manifest)?;
+        if let Some(teacher) = &mut teacher {
+            freeze_teacher(
+                teacher,
+                teacher_precision(&config.teacher, config.training.precision),
+            );
+        }
 
         let existing = if resume {
             ExistingRun::Resume
@@ -189,7 +201,7 @@ impl Distiller {
             config,
             device,
             teacher,
-            teacher_dir,
+            tokenizer_dir,
             student,
             optimizer,
             scaler,
@@ -322,7 +334,7 @@ impl Distiller {
         progress.finish();
         let student_dir = self.run.root().join(STUDENT_DIR);
         if self.is_root() {
-            save_student(&self.student, &student_dir, Some(&self.teacher_dir))?;
+            save_student(&self.student, &student_dir, self.tokenizer_dir.as_deref())?;
         }
         if let Some(dp) = &self.data_parallel {
             // No rank reports success before rank 0 has written the student.
@@ -405,20 +417,32 @@ impl Distiller {
         let labels = batch.labels.to_device(self.device);
         let rows = RowIndex::new(&batch.attention_mask, &batch.labels, self.device);
         let input = EncoderInput::new(&input_ids, &attention_mask);
-        let teacher: &dyn MaskedLanguageModel = &self.teacher.model;
+        let teacher = self
+            .teacher
+            .as_ref()
+            .map(|t| &t.model as &dyn MaskedLanguageModel);
         let student: &dyn MaskedLanguageModel = &self.student.model;
-        let teacher_out = tch::no_grad(|| teacher.encode(&input, false));
+        let teacher_out = teacher.map(|t| tch::no_grad(|| t.encode(&input, false)));
         let forward = || {
             let student_out = student.encode(&input, true);
-            let mut ctx = LossContext::new(LossInputs {
-                student,
-                teacher,
-                student_out: &student_out,
-                teacher_out: &teacher_out,
-                labels: &labels,
-                rows: &rows,
-                train: true,
-            });
+            let mut ctx = match teacher.zip(teacher_out.as_ref()) {
+                Some((teacher, teacher_out)) => LossContext::new(LossInputs {
+                    student,
+                    teacher,
+                    student_out: &student_out,
+                    teacher_out,
+                    labels: &labels,
+                    rows: &rows,
+                    train: true,
+                }),
+                None => LossContext::without_teacher(StudentInputs {
+                    student,
+                    student_out: &student_out,
+                    labels: &labels,
+                    rows: &rows,
+                    train: true,
+                }),
+            };
             self.loss.compute(&mut ctx)
         };
         let output = if self.scaler.is_some() {
@@ -658,7 +682,7 @@ fn check_precision(config: &DistillConfig, device: Device) -> Result<(), TrainEr
     if config.training.precision == Precision::Fp16 {
         return refuse("training.precision");
     }
-    if config.teacher.dtype == Precision::Fp16 {
+    if config.teacher.dtype == Precision::Fp16 && !config.teacher.is_none() {
         return refuse("teacher.dtype");
     }
     Ok(())

@@ -1,18 +1,17 @@
 //! The two models of a distillation run: the frozen teacher (any BERT-style masked LM, from a
-//! local directory or a Hub id) and the trainable DistilBERT student, initialised from teacher
-//! layers, a config or a checkpoint, then checked against the teacher and the shards.
+//! local directory or a Hub id; absent for MLM-only pretraining) and the trainable student (a
+//! DistilBERT, or any masked LM its config names), initialised from teacher layers, a config or
+//! a checkpoint, then checked against the teacher and the shards.
 
 use std::path::{Path, PathBuf};
 
 use distil_core::checkpoint::TOKENIZER_FILES;
 use distil_core::config::InvalidKey;
-use distil_core::nn::{
-    build_and_load, read_config_file, read_weights, Pretrained, PretrainedModel,
-};
+use distil_core::nn::{build_and_load, read_weights, Pretrained, PretrainedModel};
 use distil_core::ModelSource;
 use distil_data::Manifest;
 use distil_student::init_student::{student_config, student_tensors};
-use distil_student::{AnyConfig, AnyMaskedLm, DistilBertConfig, DistilBertForMaskedLM};
+use distil_student::{AnyConfig, AnyMaskedLm, DistilBertForMaskedLM};
 use tch::Device;
 
 use crate::config::{check_compatibility, ModelDims, Precision, StudentInit, TeacherConfig};
@@ -20,7 +19,7 @@ use crate::error::TrainError;
 use crate::DistillConfig;
 
 pub type Teacher = Pretrained<AnyMaskedLm, AnyConfig>;
-pub type Student = Pretrained<DistilBertForMaskedLM, DistilBertConfig>;
+pub type Student = Pretrained<AnyMaskedLm, AnyConfig>;
 
 /// Weight files looked for when the teacher comes from the Hub, best first.
 const HUB_WEIGHTS: [&str; 2] = ["model.safetensors", "pytorch_model.bin"];
@@ -78,16 +77,22 @@ pub fn freeze_teacher(teacher: &mut Teacher, dtype: Precision) {
 }
 
 /// Builds the student as `student.init` says, on `device`, in fp32 (the optimizer's master
-/// weights), with the position table frozen when asked.
+/// weights), with the position table frozen when asked. `teacher` is `None` for a run without
+/// one (validation then rules out `init: teacher_layers`).
 pub fn build_student(
     config: &DistillConfig,
-    teacher: &Teacher,
-    teacher_dir: &Path,
+    teacher: Option<(&Teacher, &Path)>,
     device: Device,
 ) -> Result<Student, TrainError> {
     let cfg = &config.student;
     let student = match cfg.init {
         StudentInit::TeacherLayers => {
+            let Some((teacher, teacher_dir)) = teacher else {
+                return Err(TrainError::Unsupported(InvalidKey::new(
+                    "student.init",
+                    "teacher_layers needs a teacher",
+                )));
+            };
             let (AnyMaskedLm::Bert(_), AnyConfig::Bert(bert)) = (&teacher.model, &teacher.config)
             else {
                 return Err(TrainError::Unsupported(InvalidKey::new(
@@ -104,20 +109,20 @@ pub fn build_student(
             if !cfg.copy_vocab_transform {
                 spec = spec.allow_missing(["vocab_transform", "vocab_layer_norm"]);
             }
-            build_and_load(
+            AnyMaskedLm::from_distilbert(build_and_load(
                 student_cfg,
                 &tensors,
                 teacher_dir,
                 &spec,
                 device,
                 DistilBertForMaskedLM::new,
-            )?
+            )?)
         }
         StudentInit::Config => {
             let path = required_path(cfg.config.as_deref(), "student.config")?;
-            let student_cfg: DistilBertConfig = read_config_file(path)?;
+            let student_cfg = AnyConfig::from_file(path)?;
             let vs = tch::nn::VarStore::new(device);
-            let model = DistilBertForMaskedLM::new(vs.root(), &student_cfg);
+            let model = AnyMaskedLm::new(vs.root(), &student_cfg);
             Pretrained {
                 vs,
                 model,
@@ -132,13 +137,19 @@ pub fn build_student(
             } else {
                 path
             };
-            let student_cfg: DistilBertConfig = read_config_file(&dir.join("config.json"))?;
+            let student_cfg = AnyConfig::from_dir(dir)?;
             let (file, tensors) = read_weights(path)?;
-            DistilBertForMaskedLM::from_tensors(student_cfg, &tensors, &file, device)?
+            AnyMaskedLm::from_tensors(student_cfg, &tensors, &file, device)?
         }
     };
     if cfg.freeze_position_embeddings {
-        student.model.freeze_position_embeddings(&student.vs)?;
+        let AnyMaskedLm::DistilBert(model) = &student.model else {
+            return Err(TrainError::Unsupported(InvalidKey::new(
+                "student.freeze_position_embeddings",
+                "applies to a DistilBERT student only; set it to false for a BERT student",
+            )));
+        };
+        model.freeze_position_embeddings(&student.vs)?;
     }
     Ok(student)
 }
@@ -147,22 +158,18 @@ fn required_path<'a>(path: Option<&'a Path>, key: &str) -> Result<&'a Path, Trai
     path.ok_or_else(|| TrainError::Unsupported(InvalidKey::new(key, "is required by student.init")))
 }
 
-fn teacher_dims(config: &AnyConfig) -> ModelDims {
+fn model_dims(config: &AnyConfig) -> ModelDims {
     match config {
         AnyConfig::Bert(c) => ModelDims {
             vocab_size: c.vocab_size,
             hidden_size: c.hidden_size,
             max_position_embeddings: c.max_position_embeddings,
         },
-        AnyConfig::DistilBert(c) => student_dims(c),
-    }
-}
-
-fn student_dims(c: &DistilBertConfig) -> ModelDims {
-    ModelDims {
-        vocab_size: c.vocab_size,
-        hidden_size: c.dim,
-        max_position_embeddings: c.max_position_embeddings,
+        AnyConfig::DistilBert(c) => ModelDims {
+            vocab_size: c.vocab_size,
+            hidden_size: c.dim,
+            max_position_embeddings: c.max_position_embeddings,
+        },
     }
 }
 
@@ -170,17 +177,24 @@ fn student_dims(c: &DistilBertConfig) -> ModelDims {
 /// (every id must be in the vocabulary, every sequence within the position table).
 pub fn check_models(
     config: &DistillConfig,
-    teacher: &Teacher,
+    teacher: Option<&Teacher>,
     student: &Student,
     manifest: &Manifest,
 ) -> Result<(), TrainError> {
-    let teacher = teacher_dims(&teacher.config);
-    check_compatibility(&teacher, &student_dims(&student.config), &config.loss)?;
+    let student = model_dims(&student.config);
+    let (model, teacher) = match teacher {
+        Some(teacher) => {
+            let teacher = model_dims(&teacher.config);
+            check_compatibility(&teacher, &student, &config.loss)?;
+            ("teacher", teacher)
+        }
+        None => ("student", student),
+    };
     if manifest.vocab_size as i64 != teacher.vocab_size {
         return Err(TrainError::Incompatible(InvalidKey::new(
             "data.shards",
             format!(
-                "`{}` was tokenised with a vocabulary of {} ids but the teacher has {}",
+                "`{}` was tokenised with a vocabulary of {} ids but the {model} has {}",
                 config.data.shards.display(),
                 manifest.vocab_size,
                 teacher.vocab_size

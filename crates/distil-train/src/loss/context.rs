@@ -34,9 +34,25 @@ pub enum VocabProjection {
     FullSequence,
 }
 
-/// [`LossInputs`] plus the logits computed so far, keyed by row choice.
+/// The student's side of [`LossInputs`], for a run without a teacher (MLM term only).
+pub struct StudentInputs<'a> {
+    pub student: &'a dyn MaskedLanguageModel,
+    pub student_out: &'a EncoderOutput,
+    pub labels: &'a Tensor,
+    pub rows: &'a RowIndex,
+    pub train: bool,
+}
+
+/// The teacher and its output, when the run has one.
+struct TeacherInputs<'a> {
+    model: &'a dyn MaskedLanguageModel,
+    out: &'a EncoderOutput,
+}
+
+/// The batch's inputs plus the logits computed so far, keyed by row choice.
 pub struct LossContext<'a> {
-    inputs: LossInputs<'a>,
+    inputs: StudentInputs<'a>,
+    teacher: Option<TeacherInputs<'a>>,
     projection: VocabProjection,
     student_logits: HashMap<Rows, Tensor>,
     teacher_logits: HashMap<Rows, Tensor>,
@@ -50,8 +66,35 @@ enum Side {
 
 impl<'a> LossContext<'a> {
     pub fn new(inputs: LossInputs<'a>) -> Self {
+        let LossInputs {
+            student,
+            teacher,
+            student_out,
+            teacher_out,
+            labels,
+            rows,
+            train,
+        } = inputs;
+        let mut ctx = Self::without_teacher(StudentInputs {
+            student,
+            student_out,
+            labels,
+            rows,
+            train,
+        });
+        ctx.teacher = Some(TeacherInputs {
+            model: teacher,
+            out: teacher_out,
+        });
+        ctx
+    }
+
+    /// A context for the student alone: only terms that read no teacher (the MLM term) may
+    /// run on it, which `DistillConfig::validate` guarantees for a run without a teacher.
+    pub fn without_teacher(inputs: StudentInputs<'a>) -> Self {
         Self {
             inputs,
+            teacher: None,
             projection: VocabProjection::Rows,
             student_logits: HashMap::new(),
             teacher_logits: HashMap::new(),
@@ -101,7 +144,7 @@ impl<'a> LossContext<'a> {
 
     /// The teacher's last hidden state `[N, hidden]` (fp32, no gradient) at `rows`.
     pub fn teacher_hidden(&self, rows: Rows) -> Tensor {
-        let last = self.inputs.teacher_out.last_hidden_state();
+        let last = self.teacher().out.last_hidden_state();
         as_f32(gather_rows(last, self.inputs.rows.get(rows)).detach())
     }
 
@@ -147,8 +190,9 @@ impl<'a> LossContext<'a> {
                 as_f32(self.inputs.student.mlm_logits(&hidden, self.inputs.train))
             }
             Side::Teacher => tch::no_grad(|| {
-                let hidden = gather_rows(self.inputs.teacher_out.last_hidden_state(), index);
-                as_f32(self.inputs.teacher.mlm_logits(&hidden, false))
+                let teacher = self.teacher();
+                let hidden = gather_rows(teacher.out.last_hidden_state(), index);
+                as_f32(teacher.model.mlm_logits(&hidden, false))
             }),
         }
     }
@@ -166,12 +210,15 @@ impl<'a> LossContext<'a> {
                     .mlm_logits(&flat(self.inputs.student_out), self.inputs.train),
             ),
             Side::Teacher => tch::no_grad(|| {
-                as_f32(
-                    self.inputs
-                        .teacher
-                        .mlm_logits(&flat(self.inputs.teacher_out), false),
-                )
+                let teacher = self.teacher();
+                as_f32(teacher.model.mlm_logits(&flat(teacher.out), false))
             }),
         }
+    }
+
+    fn teacher(&self) -> &TeacherInputs<'a> {
+        self.teacher
+            .as_ref()
+            .expect("a teacher loss term ran without a teacher; validation rules this out")
     }
 }

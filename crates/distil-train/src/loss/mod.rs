@@ -10,7 +10,7 @@ mod rows;
 mod soft_target;
 mod triple;
 
-pub use context::{LossContext, LossInputs, VocabProjection};
+pub use context::{LossContext, LossInputs, StudentInputs, VocabProjection};
 pub use cosine::HiddenCosineLoss;
 pub use logit_mse::LogitMseLoss;
 pub use mlm::MaskedLmLoss;

@@ -1,0 +1,193 @@
+//! `distil reproduce` end to end at micro scale: every stage runs, the report's tables parse
+//! and agree with results.json, and a second run skips every finished stage.
+
+// Test helpers unwrap like the tests they serve.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn config(out: &Path) -> String {
+    let repo = repo();
+    let r = |p: &str| repo.join(p).display().to_string();
+    format!(
+        r#"run_name: micro
+output_dir: {out}
+corpus:
+  inputs: [{blake}]
+  tokenizer: {vocab}
+  max_seq_len: 32
+  shard_tokens: 1000000
+data: {{batch_size: 4, shuffle_buffer: 50}}
+teacher:
+  source: null
+  pretrain:
+    hidden_size: 16
+    num_hidden_layers: 2
+    num_attention_heads: 2
+    intermediate_size: 32
+    train:
+      optimizer: {{grad_accumulation: 1}}
+      training: {{max_steps: 2, device: cpu}}
+      log_interval: 1
+student: {{teacher_layers: [0]}}
+distill:
+  optimizer: {{grad_accumulation: 1}}
+  training: {{max_steps: 2, device: cpu}}
+  log_interval: 1
+finetune:
+  glue_dir: {glue}
+  tasks: [rte]
+  seeds: [1]
+  max_train_examples: 8
+  max_eval_examples: 8
+  features: {{max_seq_length: 32}}
+  training: {{epochs: 1, train_batch_size: 4, logging_steps: 1}}
+squad:
+  version: "1.1"
+  data: {{train_file: null, dev_file: {squad}, dev_train_share: 0.5, max_train_examples: 8, max_eval_examples: 8}}
+  features: {{max_seq_length: 32, doc_stride: 16, max_query_length: 8}}
+  training: {{epochs: 1, train_batch_size: 4, logging_steps: 1}}
+  distillation: {{alpha_task: 0.5, alpha_ce: 0.5, temperature: 2.0}}
+ablations: true
+bench: {{sts_b_dev: {stsb}, max_examples: 3}}
+"#,
+        out = out.display(),
+        blake = r("data/text/books/nltk-gutenberg/blake-poems.txt"),
+        vocab = r("data/vocab/bert-base-uncased"),
+        glue = r("data/glue"),
+        stsb = r("data/glue/STS-B/dev.tsv"),
+        squad = r("data/squad/dev-v2.0-first5articles.json"),
+    )
+}
+
+fn reproduce(config: &Path) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_distil"))
+        .args(["--device", "cpu", "reproduce", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(output.status.success(), "{stderr}");
+    stderr
+}
+
+/// The markdown table under `heading`: header cells and rows of cells.
+fn table(report: &str, heading: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let start = report.find(heading).unwrap();
+    let lines: Vec<Vec<String>> = report[start..]
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            l.trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
+        .collect();
+    assert!(
+        lines.len() >= 2 && lines[1].iter().all(|c| c == "---"),
+        "{heading}"
+    );
+    (lines[0].clone(), lines[2..].to_vec())
+}
+
+fn cell(rows: &[Vec<String>], label: &str, column: usize) -> f64 {
+    let row = rows.iter().find(|r| r[0] == label).unwrap();
+    row[column].trim_start_matches('+').parse().unwrap()
+}
+
+#[test]
+fn micro_reproduction_reports_parseable_tables_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("micro.yaml");
+    std::fs::write(&config_path, config(dir.path())).unwrap();
+    reproduce(&config_path);
+
+    let run = dir.path().join("micro");
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("results.json")).unwrap()).unwrap();
+
+    let (header, rows) = table(&report, "## Table 1");
+    assert_eq!(header, ["Model", "Score", "rte"]);
+    for (label, model) in [
+        ("Teacher (ours)", "teacher"),
+        ("Student (ours)", "student"),
+        ("No pretraining (ours)", "no-pretraining"),
+    ] {
+        let median = results["glue"][model]["rte"]["median"].as_f64().unwrap();
+        assert!((0.0..=100.0).contains(&median));
+        assert!((cell(&rows, label, 2) - median).abs() < 0.051, "{label}");
+        let macro_score = results["macro_scores"][model].as_f64().unwrap();
+        assert!(
+            (cell(&rows, label, 1) - macro_score).abs() < 0.051,
+            "{label}"
+        );
+    }
+    assert_eq!(cell(&rows, "BERT-base (paper)", 2), 69.3);
+
+    let (_, rows) = table(&report, "## Table 2");
+    for (label, model) in [
+        ("Teacher (ours)", "teacher"),
+        ("Student (ours)", "student"),
+        ("Student (D) (ours)", "student-d"),
+    ] {
+        let squad = &results["squad"][model];
+        assert_eq!(squad["seeds"].as_object().unwrap().len(), 1, "{model}");
+        for (column, key) in [(1, "exact_match"), (2, "f1")] {
+            let value = squad[key].as_f64().unwrap();
+            assert!((0.0..=100.0).contains(&value), "{model} {key}");
+            assert!(
+                (cell(&rows, label, column) - value).abs() < 0.051,
+                "{label}"
+            );
+        }
+    }
+    assert_eq!(cell(&rows, "DistilBERT (D) (paper)", 2), 86.9);
+    assert!(report.contains("these are not SQuAD dev scores"));
+
+    let (_, rows) = table(&report, "## Table 3");
+    for (label, model) in [("Teacher (ours)", "teacher"), ("Student (ours)", "student")] {
+        let params = results["size_speed"][model]["parameters"].as_f64().unwrap();
+        assert!(
+            (cell(&rows, label, 1) - params / 1e6).abs() < 0.006,
+            "{label}"
+        );
+        assert_eq!(results["size_speed"][model]["examples"], 3);
+    }
+
+    let (_, rows) = table(&report, "## Table 4");
+    let ablations = results["ablations"].as_array().unwrap();
+    assert_eq!(ablations.len(), 4);
+    for a in ablations {
+        let name = a["name"].as_str().unwrap();
+        assert!((cell(&rows, name, 2) - a["delta"].as_f64().unwrap()).abs() < 0.006);
+        assert_eq!(cell(&rows, name, 3), a["paper_delta"].as_f64().unwrap());
+    }
+    for png in ["glue-scores.png", "loss-teacher.png", "loss-student.png"] {
+        let bytes = std::fs::read(run.join("plots").join(png)).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG", "{png}");
+    }
+
+    // A second run skips every stage: the markers and model files are left untouched.
+    let markers: Vec<_> = std::fs::read_dir(run.join("stages"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let stamp = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
+    let before: Vec<_> = markers.iter().map(|p| stamp(p)).collect();
+    let teacher_weights = run.join("teacher/model.safetensors");
+    let weights_before = stamp(&teacher_weights);
+    let log = reproduce(&config_path);
+    assert_eq!(log.matches("skipped ").count(), markers.len(), "{log}");
+    assert!(!log.lines().any(|l| l.starts_with("finished ")), "{log}");
+    let after: Vec<_> = markers.iter().map(|p| stamp(p)).collect();
+    assert_eq!(before, after);
+    assert_eq!(weights_before, stamp(&teacher_weights));
+}
