@@ -21,5 +21,7 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 1
 fi
 log "installing libgloo-dev (Gloo headers for the c10d shim)"
+# CI runs with no standard input: never let a package prompt.
+export DEBIAN_FRONTEND=noninteractive
 { apt-get install -y --no-install-recommends libgloo-dev ||
   { apt-get update && apt-get install -y --no-install-recommends libgloo-dev; }; } >&2

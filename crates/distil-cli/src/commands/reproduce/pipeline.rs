@@ -470,6 +470,7 @@ impl<'a> Pipeline<'a> {
                         interrupt: Interrupt::manual(),
                     };
                     let summary = finetune_glue(glue_task, &config, device, &options)?;
+                    drop_resume_checkpoints(&config.output.dir.join(&run_name))?;
                     let value = summary.metrics.get(key).copied().with_context(|| {
                         format!(
                             "the run reported no `{key}` (it has {:?})",
@@ -546,6 +547,7 @@ impl<'a> Pipeline<'a> {
                         interrupt: Interrupt::manual(),
                     };
                     let summary = finetune_squad(&config, device, &options)?;
+                    drop_resume_checkpoints(&config.output.dir.join(&run_name))?;
                     let metric = |key: &str| {
                         summary
                             .metrics
@@ -736,6 +738,17 @@ fn stage_count(config: &ReproduceConfig) -> u64 {
         (runs * seeds) as u64
     });
     4 + extra_models + (2 + extra_models) * finetunes + squad
+}
+
+/// A finished fine-tuning stage is never resumed (a re-run starts it afresh), so its resume
+/// checkpoints (weights plus optimizer moments, two per run) only cost disk: about 10 GB over
+/// the mini-cpu config's 84 runs. The fine-tuned `model/` and the results stay.
+fn drop_resume_checkpoints(run: &std::path::Path) -> anyhow::Result<()> {
+    let dir = run.join("checkpoints");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    Ok(())
 }
 
 fn squad_version_key(version: SquadVersion) -> &'static str {
