@@ -1,7 +1,7 @@
 //! `distil bench infer`: encoder-only CPU inference of the teacher and the student over the
 //! STS-B dev pairs (the paper's Table 3 protocol at batch size 1, plus larger batches).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -164,27 +164,10 @@ pub fn run(global: &GlobalOpts, args: &InferBenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The encoded pairs and the padding id.
 fn read_pairs(args: &InferBenchArgs) -> anyhow::Result<(Vec<EncodedText>, i64)> {
-    let tokenizer_file = args.tokenizer.join("tokenizer.json");
-    let tokenizer = tokenizers::Tokenizer::from_file(&tokenizer_file)
-        .map_err(|e| anyhow::anyhow!("reading {}: {e}", tokenizer_file.display()))?;
-    let encoder = GlueEncoder::new(
-        &tokenizer,
-        &GlueFeatureConfig {
-            max_seq_length: args.max_seq_length,
-        },
-    )?;
-    let mut examples = GlueTask::Stsb.read_examples(GlueSplit::Dev, &args.data)?;
-    if let Some(limit) = args.limit {
-        examples.truncate(limit);
-    }
-    anyhow::ensure!(!examples.is_empty(), "no pairs in {}", args.data.display());
-    let pairs: Vec<EncodedText> = encoder
-        .encode(&examples)?
-        .into_iter()
-        .map(|f| f.text)
-        .collect();
+    let tokenizer = distil_data::load_tokenizer(&args.tokenizer.display().to_string())?;
+    let (pairs, pad_id) =
+        read_sts_b_pairs(&tokenizer, &args.data, args.max_seq_length, args.limit)?;
     let vocab = args.shapes.vocab;
     anyhow::ensure!(
         pairs
@@ -194,11 +177,33 @@ fn read_pairs(args: &InferBenchArgs) -> anyhow::Result<(Vec<EncodedText>, i64)> 
         "the tokenizer {} yields ids at or above --vocab {vocab}",
         args.tokenizer.display()
     );
+    Ok((pairs, pad_id))
+}
+
+/// The first `limit` (or all) STS-B pairs of `path`, each encoded as one pair, with the
+/// padding id; shared with `distil reproduce`'s Table 3 stage.
+pub(crate) fn read_sts_b_pairs(
+    tokenizer: &tokenizers::Tokenizer,
+    path: &Path,
+    max_seq_length: usize,
+    limit: Option<usize>,
+) -> anyhow::Result<(Vec<EncodedText>, i64)> {
+    let encoder = GlueEncoder::new(tokenizer, &GlueFeatureConfig { max_seq_length })?;
+    let mut examples = GlueTask::Stsb.read_examples(GlueSplit::Dev, path)?;
+    if let Some(limit) = limit {
+        examples.truncate(limit);
+    }
+    anyhow::ensure!(!examples.is_empty(), "no pairs in {}", path.display());
+    let pairs = encoder
+        .encode(&examples)?
+        .into_iter()
+        .map(|f| f.text)
+        .collect();
     Ok((pairs, encoder.pad_id()))
 }
 
 /// Runs `warmup` batches untimed, then every batch timed.
-fn time_pass(
+pub(crate) fn time_pass(
     name: &'static str,
     model: &dyn MaskedLanguageModel,
     batches: &[EncoderBatch],
