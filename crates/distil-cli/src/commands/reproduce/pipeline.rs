@@ -463,14 +463,10 @@ impl<'a> Pipeline<'a> {
             let done = self
                 .stages
                 .run(&format!("finetune-{run_name}"), &inputs, |_| {
-                    let _ = std::fs::remove_dir_all(config.output.dir.join(&run_name));
-                    let options = LoopOptions {
-                        resume: false,
-                        quiet,
-                        interrupt: Interrupt::manual(),
-                    };
-                    let summary = finetune_glue(glue_task, &config, device, &options)?;
-                    drop_resume_checkpoints(&config.output.dir.join(&run_name))?;
+                    let summary =
+                        fresh_finetune(&config.output.dir.join(&run_name), quiet, |options| {
+                            finetune_glue(glue_task, &config, device, options)
+                        })?;
                     let value = summary.metrics.get(key).copied().with_context(|| {
                         format!(
                             "the run reported no `{key}` (it has {:?})",
@@ -540,14 +536,10 @@ impl<'a> Pipeline<'a> {
             let done = self
                 .stages
                 .run(&format!("finetune-{run_name}"), &inputs, |_| {
-                    let _ = std::fs::remove_dir_all(config.output.dir.join(&run_name));
-                    let options = LoopOptions {
-                        resume: false,
-                        quiet,
-                        interrupt: Interrupt::manual(),
-                    };
-                    let summary = finetune_squad(&config, device, &options)?;
-                    drop_resume_checkpoints(&config.output.dir.join(&run_name))?;
+                    let summary =
+                        fresh_finetune(&config.output.dir.join(&run_name), quiet, |options| {
+                            finetune_squad(&config, device, options)
+                        })?;
                     let metric = |key: &str| {
                         summary
                             .metrics
@@ -740,15 +732,31 @@ fn stage_count(config: &ReproduceConfig) -> u64 {
     4 + extra_models + (2 + extra_models) * finetunes + squad
 }
 
-/// A finished fine-tuning stage is never resumed (a re-run starts it afresh), so its resume
-/// checkpoints (weights plus optimizer moments, two per run) only cost disk: about 10 GB over
-/// the mini-cpu config's 84 runs. The fine-tuned `model/` and the results stay.
-fn drop_resume_checkpoints(run: &std::path::Path) -> anyhow::Result<()> {
-    let dir = run.join("checkpoints");
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+/// Runs one fine-tuning stage from scratch in `run`: a stage is never resumed (a re-run starts
+/// it afresh), so a leftover folder is cleared first, and the finished run's resume checkpoints
+/// (weights plus optimizer moments, two per run: about 10 GB over the mini-cpu config's 84
+/// runs) are dropped. The fine-tuned `model/` and the results stay.
+fn fresh_finetune<T, E>(
+    run: &std::path::Path,
+    quiet: bool,
+    train: impl FnOnce(&LoopOptions) -> Result<T, E>,
+) -> anyhow::Result<T>
+where
+    anyhow::Error: From<E>,
+{
+    let _ = std::fs::remove_dir_all(run);
+    let options = LoopOptions {
+        resume: false,
+        quiet,
+        interrupt: Interrupt::manual(),
+    };
+    let summary = train(&options)?;
+    let checkpoints = run.join("checkpoints");
+    if checkpoints.exists() {
+        std::fs::remove_dir_all(&checkpoints)
+            .with_context(|| format!("removing {}", checkpoints.display()))?;
     }
-    Ok(())
+    Ok(summary)
 }
 
 fn squad_version_key(version: SquadVersion) -> &'static str {
