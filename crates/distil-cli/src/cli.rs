@@ -52,6 +52,9 @@ impl GlobalOpts {
 pub enum Command {
     /// Show the libtorch version, CUDA devices, bf16 support and thread count.
     Env,
+    /// Train a WordPiece vocabulary on a corpus (for models smaller than bert-base's 30,522
+    /// embeddings can serve).
+    Vocab(crate::commands::vocab::VocabArgs),
     /// Tokenise a corpus into parquet token shards with token counts and a manifest.
     Prep(crate::commands::prep::PrepArgs),
     /// Benchmarks (tokens/s, peak memory) beside the reference implementation.

@@ -41,6 +41,8 @@ pub enum DataError {
     Position { reason: String },
     #[error("cannot start the prefetch thread: {0}")]
     PrefetchThread(std::io::Error),
+    #[error("vocabulary training failed: {reason}")]
+    VocabTraining { reason: String },
     #[error("masking failed: {reason}")]
     Masking { reason: String },
 }

@@ -1,5 +1,6 @@
-//! Corpus inputs: plain text (one sequence per line), JSON lines and parquet files with a
-//! `text` field or column, directories expanded. Text is handed on in blocks of lines.
+//! Corpus inputs: plain text, JSON lines and parquet files with a `text` field or column,
+//! directories expanded. A sequence is a line (the reference's rule) or a paragraph (lines up
+//! to a blank line, joined); text is handed on in blocks of sequences.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -40,6 +41,30 @@ impl InputKind {
     /// The kind of a file named on the command line: any other extension is read as text.
     fn named(path: &Path) -> Self {
         Self::in_directory(path).unwrap_or(InputKind::Text)
+    }
+}
+
+/// What one sequence of a text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextUnit {
+    /// Every non-blank line (the reference's binarisation).
+    #[default]
+    Line,
+    /// Consecutive non-blank lines up to a blank line or the end of a document, joined with
+    /// spaces: hard-wrapped books (Gutenberg) otherwise give sequences of a dozen words.
+    Paragraph,
+}
+
+impl std::str::FromStr for TextUnit {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "line" => Ok(TextUnit::Line),
+            "paragraph" => Ok(TextUnit::Paragraph),
+            other => Err(format!("unknown text unit `{other}` (line or paragraph)")),
+        }
     }
 }
 
@@ -138,16 +163,20 @@ impl ReadSummary {
     }
 }
 
-/// Text lines in input order, with the input bytes they came from (for progress).
+/// Sequences (lines or paragraphs) in input order, with the input bytes they came from (for
+/// progress).
 #[derive(Debug, Default)]
 pub struct TextBlock {
     pub lines: Vec<String>,
     pub bytes: u64,
 }
 
-/// Collects lines into blocks of about `block_bytes` and hands each to `emit`; `emit` returns
-/// false when the consumer has stopped, which ends reading early.
+/// Collects sequences into blocks of about `block_bytes` and hands each to `emit`; `emit`
+/// returns false when the consumer has stopped, which ends reading early.
 struct Blocks<F: FnMut(TextBlock) -> bool> {
+    unit: TextUnit,
+    /// The paragraph being joined (paragraph unit only).
+    paragraph: String,
     block: TextBlock,
     text_bytes: usize,
     block_bytes: usize,
@@ -157,21 +186,43 @@ struct Blocks<F: FnMut(TextBlock) -> bool> {
 }
 
 impl<F: FnMut(TextBlock) -> bool> Blocks<F> {
-    /// Adds every non-blank line of `text`; text fields of JSON lines and parquet rows may hold
-    /// several lines, each one a sequence like a line of a text file.
+    /// Adds every non-blank line of `text` as a sequence, or to the open paragraph; text fields
+    /// of JSON lines and parquet rows may hold several lines, read like those of a text file.
     fn push_text(&mut self, text: &str) {
         for line in text.split('\n') {
             let line = line.trim();
             if line.is_empty() {
                 self.summary.blank_lines += 1;
-            } else {
-                self.summary.lines += 1;
-                self.text_bytes += line.len();
-                self.block.lines.push(line.to_string());
+                self.end_paragraph();
+                continue;
+            }
+            self.summary.lines += 1;
+            match self.unit {
+                TextUnit::Line => self.push_sequence(line.to_string()),
+                TextUnit::Paragraph => {
+                    if !self.paragraph.is_empty() {
+                        self.paragraph.push(' ');
+                    }
+                    self.paragraph.push_str(line);
+                }
             }
         }
         if self.text_bytes >= self.block_bytes {
             self.flush();
+        }
+    }
+
+    fn push_sequence(&mut self, sequence: String) {
+        self.text_bytes += sequence.len();
+        self.block.lines.push(sequence);
+    }
+
+    /// Closes the open paragraph: at a blank line, and at the end of a file or record (a
+    /// paragraph never spans two documents).
+    fn end_paragraph(&mut self) {
+        if !self.paragraph.is_empty() {
+            let paragraph = std::mem::take(&mut self.paragraph);
+            self.push_sequence(paragraph);
         }
     }
 
@@ -187,13 +238,17 @@ impl<F: FnMut(TextBlock) -> bool> Blocks<F> {
     }
 }
 
-/// Reads every input in order and hands its lines on in blocks of about `block_bytes` of text.
+/// Reads every input in order and hands its sequences on in blocks of about `block_bytes` of
+/// text.
 pub fn read_inputs(
     inputs: &[InputFile],
+    unit: TextUnit,
     block_bytes: usize,
     emit: impl FnMut(TextBlock) -> bool,
 ) -> Result<ReadSummary, DataError> {
     let mut blocks = Blocks {
+        unit,
+        paragraph: String::new(),
         block: TextBlock::default(),
         text_bytes: 0,
         block_bytes,
@@ -213,6 +268,7 @@ pub fn read_inputs(
             InputKind::Text | InputKind::Jsonl => read_lines(input, &mut blocks)?,
             InputKind::Parquet => read_parquet(input, &mut blocks)?,
         }
+        blocks.end_paragraph();
     }
     blocks.flush();
     Ok(blocks.summary)
@@ -260,7 +316,10 @@ fn read_lines<F: FnMut(TextBlock) -> bool>(
             blocks.summary.blank_lines += 1;
         } else {
             match serde_json::from_str::<TextRecord>(line) {
-                Ok(record) => blocks.push_text(&record.text),
+                Ok(record) => {
+                    blocks.push_text(&record.text);
+                    blocks.end_paragraph();
+                }
                 Err(e) => blocks.summary.skip(
                     path,
                     line_no,
@@ -345,6 +404,7 @@ fn read_parquet<F: FnMut(TextBlock) -> bool>(
         bytes_reported = bytes_so_far;
         for text in texts.iter().flatten() {
             blocks.push_text(text);
+            blocks.end_paragraph();
         }
     }
     Ok(())

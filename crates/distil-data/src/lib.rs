@@ -13,10 +13,12 @@ pub mod sequence;
 pub mod shard;
 pub mod stream;
 pub mod tokenizer;
+pub mod vocab;
 
 pub use batching::{Batcher, Row, RowRef};
 pub use config::{BatchSize, DataConfig, MaskingConfig, MaskingStrategy, Partition};
 pub use error::DataError;
+pub use input::TextUnit;
 pub use loader::{LoadedBatch, MlmLoader};
 pub use manifest::{IdType, Manifest, ShardEntry};
 pub use masking::{MaskedRows, Masker, MlmBatch, IGNORE_LABEL};
@@ -24,3 +26,4 @@ pub use prep::{prepare, NoProgress, PrepOptions, PrepProgress, DEFAULT_SHARD_TOK
 pub use sequence::{DropCounts, SequenceRules, SpecialTokens};
 pub use stream::{DataPosition, MlmStream, StreamItem};
 pub use tokenizer::{load_tokenizer, TokenizerError};
+pub use vocab::{train_vocab, TrainedVocab, VocabOptions};

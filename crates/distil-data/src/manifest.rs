@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::input::ReadSummary;
+use crate::input::{ReadSummary, TextUnit};
 use crate::sequence::{DropCounts, SpecialTokens};
 use crate::DataError;
 
@@ -63,6 +63,9 @@ pub struct Manifest {
     pub rows: u64,
     pub tokens: u64,
     pub max_seq_len: usize,
+    /// Manifests written before paragraphs existed were made of lines.
+    #[serde(default)]
+    pub text_unit: TextUnit,
     pub vocab_size: usize,
     pub id_type: IdType,
     pub special_tokens: SpecialTokens,

@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
-use crate::input::{discover_inputs, read_inputs, TextBlock};
+use crate::input::{discover_inputs, read_inputs, TextBlock, TextUnit};
 use crate::manifest::{
     save_token_counts, sha256_hex, FileDigest, IdType, Manifest, ShardEntry, FORMAT, MANIFEST_FILE,
 };
@@ -33,6 +33,8 @@ const BLOCKS_IN_FLIGHT: usize = 4;
 #[derive(Debug, Clone)]
 pub struct PrepOptions {
     pub inputs: Vec<PathBuf>,
+    /// What one sequence of the text is: a line, or a paragraph.
+    pub unit: TextUnit,
     /// A tokenizer directory, `tokenizer.json` file or Hub id.
     pub tokenizer: String,
     pub out: PathBuf,
@@ -210,7 +212,7 @@ pub fn prepare(options: &PrepOptions, progress: &dyn PrepProgress) -> Result<Man
     let (sender, receiver) = crossbeam_channel::bounded::<TextBlock>(BLOCKS_IN_FLIGHT);
     let summary = std::thread::scope(|scope| {
         let reader = scope.spawn(|| {
-            read_inputs(&inputs, BLOCK_BYTES, move |block| {
+            read_inputs(&inputs, options.unit, BLOCK_BYTES, move |block| {
                 sender.send(block).is_ok()
             })
         });
@@ -247,6 +249,7 @@ pub fn prepare(options: &PrepOptions, progress: &dyn PrepProgress) -> Result<Man
         rows: buffer.shards.iter().map(|s| s.rows).sum(),
         tokens: buffer.shards.iter().map(|s| s.tokens).sum(),
         max_seq_len: options.max_seq_len,
+        text_unit: options.unit,
         vocab_size,
         id_type,
         special_tokens: specials,

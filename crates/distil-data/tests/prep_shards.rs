@@ -9,7 +9,7 @@ mod common;
 use std::io::Write;
 
 use common::*;
-use distil_data::{prepare, DataError, DropCounts, Manifest, NoProgress, SequenceRules};
+use distil_data::{prepare, DataError, DropCounts, Manifest, NoProgress, SequenceRules, TextUnit};
 
 /// The tokenizer's own encoding with [CLS]/[SEP], for lines the filters keep.
 fn expected_rows(lines: &[String]) -> Vec<Vec<u32>> {
@@ -294,4 +294,54 @@ fn a_missing_input_is_an_error_naming_it() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("nope.txt"), "{err}");
+}
+
+#[test]
+fn the_paragraph_unit_joins_wrapped_lines_up_to_a_blank_line_within_one_document() {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../data/text/books/gutenberg/pg1342-austen-pride-and-prejudice.txt");
+    let text: String = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .take(3000)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    // Paragraphs by their definition: blank-line separated blocks, lines joined by a space.
+    let paragraphs: Vec<String> = text
+        .split("\n")
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .split(|l| l.is_empty())
+        .filter(|block| !block.is_empty())
+        .map(|block| block.join(" "))
+        .collect();
+    let expected = expected_rows(&paragraphs);
+    assert!(expected.len() > 100, "test corpus too small");
+    let dir = tempfile::tempdir().unwrap();
+    let txt = dir.path().join("book.txt");
+    std::fs::write(&txt, &text).unwrap();
+    let mut options = options(vec![txt], &dir.path().join("out"));
+    options.unit = TextUnit::Paragraph;
+    let manifest = prep(&options);
+    let mut rows = shard_rows(&options.out);
+    rows.sort();
+    assert_eq!(rows, expected);
+    assert_eq!(manifest.text_unit, TextUnit::Paragraph);
+
+    // Two JSON records, each one wrapped paragraph without a trailing blank line: two rows,
+    // never one spanning both.
+    let first = "It is a truth universally acknowledged, that a single man\nin possession of a good fortune, must be in want of a wife.";
+    let second = "However little known the feelings or views of such a man may be\non his first entering a neighbourhood, this truth is well fixed.";
+    let jsonl = dir.path().join("records.jsonl");
+    let records = [first, second]
+        .map(|t| serde_json::json!({ "text": t }).to_string())
+        .join("\n");
+    std::fs::write(&jsonl, records).unwrap();
+    options.inputs = vec![jsonl];
+    options.out = dir.path().join("out-jsonl");
+    prep(&options);
+    let mut rows = shard_rows(&options.out);
+    rows.sort();
+    let joined = [first, second].map(|t| t.replace('\n', " ")).to_vec();
+    assert_eq!(rows, expected_rows(&joined));
 }

@@ -12,12 +12,14 @@ pub mod init_student;
 pub mod inspect;
 pub mod prep;
 pub mod reproduce;
+pub mod vocab;
 
 use crate::cli::{Cli, Command};
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Env => env::run(&cli.global),
+        Command::Vocab(args) => vocab::run(&args),
         Command::Prep(args) => prep::run(&cli.global, &args),
         Command::Bench(command) => bench::run(&cli.global, &command),
         Command::Inspect(args) => inspect::run(&args),

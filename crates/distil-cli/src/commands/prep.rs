@@ -6,18 +6,35 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use distil_data::{prepare, Manifest, PrepOptions, PrepProgress, DEFAULT_SHARD_TOKENS};
+use distil_data::{prepare, Manifest, PrepOptions, PrepProgress, TextUnit, DEFAULT_SHARD_TOKENS};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::cli::GlobalOpts;
 
+/// The corpus text `prep` and `vocab` read.
 #[derive(Debug, Args)]
-pub struct PrepArgs {
-    /// Corpus files or directories (.txt one sequence per line, .jsonl and .parquet with a
-    /// `text` field); directories are searched recursively.
+pub struct CorpusArgs {
+    /// Corpus files or directories (.txt, .jsonl and .parquet with a `text` field);
+    /// directories are searched recursively.
     #[arg(long = "input", required = true, num_args = 1..)]
     pub inputs: Vec<PathBuf>,
+    /// One sequence per line (the reference's rule), or per paragraph (lines up to a blank
+    /// line, joined: for hard-wrapped books).
+    #[arg(long, default_value = "line", value_parser = ["line", "paragraph"])]
+    pub unit: String,
+}
+
+impl CorpusArgs {
+    pub fn unit(&self) -> anyhow::Result<TextUnit> {
+        self.unit.parse().map_err(anyhow::Error::msg)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PrepArgs {
+    #[command(flatten)]
+    pub corpus: CorpusArgs,
     /// Tokenizer directory, tokenizer.json file or Hugging Face Hub id.
     #[arg(long)]
     pub tokenizer: String,
@@ -80,7 +97,8 @@ fn peak_rss_bytes() -> Option<u64> {
 
 pub fn run(global: &GlobalOpts, args: &PrepArgs) -> anyhow::Result<()> {
     let options = PrepOptions {
-        inputs: args.inputs.clone(),
+        inputs: args.corpus.inputs.clone(),
+        unit: args.corpus.unit()?,
         tokenizer: args.tokenizer.clone(),
         out: args.out.clone(),
         max_seq_len: args.max_seq_len,

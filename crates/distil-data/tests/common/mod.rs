@@ -51,6 +51,7 @@ pub fn write_text_parquet(path: &Path, texts: &[String]) {
 pub fn options(inputs: Vec<PathBuf>, out: &Path) -> PrepOptions {
     PrepOptions {
         inputs,
+        unit: Default::default(),
         tokenizer: tokenizer_dir().to_str().unwrap().to_string(),
         out: out.to_path_buf(),
         max_seq_len: 512,
