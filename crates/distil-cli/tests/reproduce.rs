@@ -19,7 +19,8 @@ fn config(out: &Path) -> String {
 output_dir: {out}
 corpus:
   inputs: [{blake}]
-  tokenizer: {vocab}
+  unit: paragraph
+  train_vocab: {{vocab_size: 300}}
   max_seq_len: 32
   shard_tokens: 1000000
 data: {{batch_size: 4, shuffle_buffer: 50}}
@@ -30,6 +31,7 @@ teacher:
     num_hidden_layers: 2
     num_attention_heads: 2
     intermediate_size: 32
+    masking: {{strategy: uniform}}
     train:
       optimizer: {{grad_accumulation: 1}}
       training: {{max_steps: 2, device: cpu}}
@@ -58,7 +60,6 @@ bench: {{sts_b_dev: {stsb}, max_examples: 3}}
 "#,
         out = out.display(),
         blake = r("data/text/books/nltk-gutenberg/blake-poems.txt"),
-        vocab = r("data/vocab/bert-base-uncased"),
         glue = r("data/glue"),
         stsb = r("data/glue/STS-B/dev.tsv"),
         squad = r("data/squad/dev-v2.0-first5articles.json"),
@@ -131,6 +132,20 @@ fn micro_reproduction_reports_parseable_tables_and_resumes() {
         );
     }
     assert_eq!(cell(&rows, "BERT-base (paper)", 2), 69.3);
+    let majority = results["majority"]["rte"].as_f64().unwrap();
+    assert!((cell(&rows, "Majority class (ours)", 2) - majority).abs() < 0.051);
+    // The first 8 RTE train pairs tie 4-4, so the majority is class 0 (entailment), which 5
+    // of the first 8 dev pairs are.
+    assert!((majority - 62.5).abs() < 1e-9, "{majority}");
+
+    // The vocabulary trained on the corpus is every model's and its shards'.
+    let vocab = std::fs::read_to_string(run.join("vocab/vocab.txt")).unwrap();
+    assert_eq!(vocab.lines().count(), 300);
+    let teacher_config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("teacher/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(teacher_config["vocab_size"], 300);
+    assert!(run.join("teacher/vocab.txt").is_file());
 
     let (_, rows) = table(&report, "## Table 2");
     for (label, model) in [

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use distil_core::config::{load_config, ConfigError, InvalidKey};
-use distil_data::DataConfig;
+use distil_data::{DataConfig, MaskingConfig, TextUnit};
 use distil_tasks::finetune::{
     DistillationConfig, ModelConfig, RunConfig, SquadDataConfig, SquadRunConfig,
 };
@@ -77,6 +77,24 @@ impl ReproduceConfig {
                 "list at least one file or folder",
             ));
         }
+        if self.corpus.tokenizer.is_some() && self.corpus.train_vocab.is_some() {
+            return Err(InvalidKey::new(
+                "corpus.train_vocab",
+                "give either corpus.tokenizer or corpus.train_vocab, not both",
+            ));
+        }
+        if let Some(vocab) = &self.corpus.train_vocab {
+            if vocab.vocab_size <= distil_data::vocab::SPECIAL_TOKENS.len() {
+                return Err(InvalidKey::new(
+                    "corpus.train_vocab.vocab_size",
+                    format!(
+                        "must exceed the {} special tokens, found {}",
+                        distil_data::vocab::SPECIAL_TOKENS.len(),
+                        vocab.vocab_size
+                    ),
+                ));
+            }
+        }
         if !self.data.shards.as_os_str().is_empty() {
             return Err(InvalidKey::new(
                 "data.shards",
@@ -128,14 +146,23 @@ impl ReproduceConfig {
     }
 }
 
+/// The tokenizer of the paper (and of `corpus.tokenizer` when it is left out).
+pub const DEFAULT_TOKENIZER: &str = "bert-base-uncased";
+
 /// The text the MLM shards are made from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CorpusConfig {
-    /// Text files or folders (every `.txt` and `.raw` under them).
+    /// Text files or folders (every `.txt`, `.raw`, `.tokens`, `.jsonl` and `.parquet` under
+    /// them).
     pub inputs: Vec<PathBuf>,
-    /// Tokenizer directory, `tokenizer.json` or Hub id; it also tokenises GLUE.
-    pub tokenizer: String,
+    /// A sequence is a line (the reference's rule) or a paragraph.
+    pub unit: TextUnit,
+    /// Tokenizer directory, `tokenizer.json` or Hub id (null: bert-base-uncased, unless
+    /// `train_vocab` is given); it also tokenises GLUE and SQuAD.
+    pub tokenizer: Option<String>,
+    /// Train a WordPiece vocabulary on the corpus instead of loading a tokenizer.
+    pub train_vocab: Option<VocabSection>,
     pub max_seq_len: usize,
     pub shard_tokens: usize,
     pub seed: u64,
@@ -145,11 +172,34 @@ impl Default for CorpusConfig {
     fn default() -> Self {
         Self {
             inputs: vec![PathBuf::from("data/corpus")],
-            tokenizer: "bert-base-uncased".to_string(),
+            unit: TextUnit::Line,
+            tokenizer: None,
+            train_vocab: None,
             max_seq_len: 512,
             shard_tokens: distil_data::DEFAULT_SHARD_TOKENS,
             seed: 56,
         }
+    }
+}
+
+/// A WordPiece vocabulary trained on the corpus (`distil vocab`'s options).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VocabSection {
+    pub vocab_size: usize,
+    #[serde(default = "VocabSection::default_min_frequency")]
+    pub min_frequency: u64,
+    #[serde(default = "VocabSection::default_lowercase")]
+    pub lowercase: bool,
+}
+
+impl VocabSection {
+    fn default_min_frequency() -> u64 {
+        2
+    }
+
+    fn default_lowercase() -> bool {
+        true
     }
 }
 
@@ -179,6 +229,10 @@ pub struct PretrainSection {
     pub num_hidden_layers: i64,
     pub num_attention_heads: i64,
     pub intermediate_size: i64,
+    /// The pretraining's masking (null: `data.masking`, the distillation's). BERT itself
+    /// masked uniformly; the recipe's frequency smoothing is a distillation choice.
+    #[serde(default)]
+    pub masking: Option<MaskingConfig>,
     #[serde(default)]
     pub train: TrainSection,
 }
@@ -385,6 +439,22 @@ mod tests {
         assert_eq!(paper.student, defaults.student);
         assert_eq!(paper.finetune.tasks, defaults.finetune.tasks);
         assert_eq!(paper.squad, defaults.squad);
+    }
+
+    #[test]
+    fn a_tokenizer_and_a_trained_vocabulary_conflict() {
+        let mut config = shipped("mini-gpu.yaml");
+        config.corpus.train_vocab = Some(VocabSection {
+            vocab_size: 8192,
+            min_frequency: 2,
+            lowercase: true,
+        });
+        assert_eq!(config.validate().unwrap_err().key, "corpus.train_vocab");
+        config.corpus.tokenizer = None;
+        config.validate().unwrap();
+        config.corpus.train_vocab.as_mut().unwrap().vocab_size = 5;
+        let err = config.validate().unwrap_err();
+        assert_eq!(err.key, "corpus.train_vocab.vocab_size");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use distil_data::{prepare, Manifest, NoProgress, PrepOptions};
+use distil_data::{prepare, train_vocab, Manifest, NoProgress, PrepOptions, VocabOptions};
 use distil_student::AnyMaskedLm;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -16,8 +16,8 @@ use distil_core::checkpoint::{copy_tokenizer_files, save_hf_dir, SaveOptions};
 use distil_student::init_student::student_config;
 use distil_student::DistilBertForMaskedLM;
 use distil_tasks::finetune::{
-    finetune_glue, finetune_squad, main_metric_key, GlueDataConfig, GlueRunConfig, LoopOptions,
-    SquadRunConfig,
+    finetune_glue, finetune_squad, main_metric_key, majority_baseline, GlueDataConfig,
+    GlueRunConfig, LoopOptions, SquadRunConfig,
 };
 use distil_tasks::squad::SquadVersion;
 use distil_tasks::GlueTask;
@@ -27,7 +27,7 @@ use distil_train::distill::{DistillOptions, DistillOutcome, Distiller};
 use distil_train::{DistillConfig, Interrupt};
 use distil_train::{LossConfig, NO_TEACHER};
 
-use super::config::{ReproduceConfig, SquadSection};
+use super::config::{ReproduceConfig, SquadSection, DEFAULT_TOKENIZER};
 use super::paper;
 use super::results::{
     macro_score, median, Ablation, Results, RunScale, SizeSpeed, SquadScore, SquadSource,
@@ -62,6 +62,8 @@ struct ModelDir {
 
 pub struct Pipeline<'a> {
     config: &'a ReproduceConfig,
+    /// The tokenizer every stage uses: the config's, or the vocabulary the vocab stage trained.
+    tokenizer: String,
     device: Device,
     run_dir: PathBuf,
     stages: StageRunner,
@@ -77,6 +79,11 @@ impl<'a> Pipeline<'a> {
         let stages = StageRunner::new(run_dir, stage_count(config), quiet)?;
         Ok(Self {
             config,
+            tokenizer: config
+                .corpus
+                .tokenizer
+                .clone()
+                .unwrap_or_else(|| DEFAULT_TOKENIZER.to_string()),
             device,
             run_dir: run_dir.to_path_buf(),
             stages,
@@ -85,7 +92,8 @@ impl<'a> Pipeline<'a> {
 
     /// Runs every stage (skipping finished ones) and returns the path of `report.md`.
     pub fn run(mut self) -> anyhow::Result<PathBuf> {
-        let shards = self.prep()?;
+        let vocab = self.vocab()?;
+        let shards = self.prep(vocab.as_ref())?;
         let teacher = self.teacher(&shards)?;
         let student = self.distill(STUDENT, &shards, &teacher)?;
         let mut models = vec![
@@ -163,10 +171,12 @@ impl<'a> Pipeline<'a> {
             .collect();
         let sizes = &size_speed.value;
         let (t, st) = (&sizes[TEACHER], &sizes[STUDENT]);
+        let majority = self.majority_scores(&tasks)?;
         let results = Results {
             run_name: self.config.run_name.clone(),
             tasks,
             seeds: self.config.finetune.seeds.clone(),
+            majority,
             glue,
             macro_scores,
             student_share_of_teacher: student_share,
@@ -208,13 +218,40 @@ impl<'a> Pipeline<'a> {
         self.write_report(&results, &curves)
     }
 
-    fn prep(&mut self) -> anyhow::Result<Done<Shards>> {
+    /// Trains the corpus vocabulary when the config asks for one; later stages then use it.
+    fn vocab(&mut self) -> anyhow::Result<Option<Done<ModelDir>>> {
+        let corpus = self.config.corpus.clone();
+        let Some(section) = corpus.train_vocab.clone() else {
+            return Ok(None);
+        };
+        let out = self.run_dir.join("vocab");
+        let done = self.stages.run("vocab", &corpus, |_| {
+            let options = VocabOptions {
+                inputs: corpus.inputs.clone(),
+                unit: corpus.unit,
+                vocab_size: section.vocab_size,
+                min_frequency: section.min_frequency,
+                lowercase: section.lowercase,
+                out: out.clone(),
+            };
+            Ok(ModelDir {
+                dir: train_vocab(&options)?.dir,
+            })
+        })?;
+        self.tokenizer = done.value.dir.display().to_string();
+        Ok(Some(done))
+    }
+
+    fn prep(&mut self, vocab: Option<&Done<ModelDir>>) -> anyhow::Result<Done<Shards>> {
         let corpus = self.config.corpus.clone();
         let out = self.run_dir.join("shards");
-        self.stages.run("prep", &corpus, |_| {
+        let inputs = json!({ "corpus": corpus, "vocab": vocab.map(|v| &v.hash) });
+        let tokenizer = self.tokenizer.clone();
+        self.stages.run("prep", &inputs, |_| {
             let options = PrepOptions {
                 inputs: corpus.inputs.clone(),
-                tokenizer: corpus.tokenizer.clone(),
+                unit: corpus.unit,
+                tokenizer: tokenizer.clone(),
                 out: out.clone(),
                 max_seq_len: corpus.max_seq_len,
                 shard_tokens: corpus.shard_tokens,
@@ -241,9 +278,12 @@ impl<'a> Pipeline<'a> {
     fn teacher(&mut self, shards: &Done<Shards>) -> anyhow::Result<Done<ModelDir>> {
         let section = self.config.teacher.clone();
         let inputs = json!({ "teacher": section, "data": self.config.data, "shards": shards.hash });
-        let data = self.data(&shards.value);
+        let mut data = self.data(&shards.value);
+        if let Some(masking) = section.pretrain.as_ref().and_then(|p| p.masking.clone()) {
+            data.masking = masking;
+        }
         let out = self.run_dir.join("teacher");
-        let tokenizer = tokenizer_dir(&self.config.corpus.tokenizer);
+        let tokenizer = tokenizer_dir(&self.tokenizer);
         let vocab = shards.value.vocab_size;
         // Positions cover the longest sequence the shards hold, [CLS] and [SEP] included.
         let positions = shards.value.max_seq_len;
@@ -421,6 +461,38 @@ impl<'a> Pipeline<'a> {
         })
     }
 
+    /// The GLUE files and caps of every fine-tuning on `task`.
+    fn glue_data(&self, task: GlueTask) -> GlueDataConfig {
+        let section = &self.config.finetune;
+        GlueDataConfig {
+            dir: Some(section.glue_dir.join(task.dir_name())),
+            max_train_examples: section.max_train_examples,
+            max_eval_examples: section.max_eval_examples,
+            predict_test: false,
+        }
+    }
+
+    /// The majority-class score of each task on the dev data the fine-tunings are scored on.
+    fn majority_scores(&self, tasks: &[String]) -> anyhow::Result<BTreeMap<String, f64>> {
+        tasks
+            .iter()
+            .map(|task| {
+                let glue_task: GlueTask = task.parse()?;
+                let config = GlueRunConfig {
+                    data: self.glue_data(glue_task),
+                    ..GlueRunConfig::default()
+                };
+                let metrics = majority_baseline(glue_task, &config)?;
+                let key = main_metric_key(glue_task);
+                let value = metrics
+                    .get(key)
+                    .copied()
+                    .with_context(|| format!("no `{key}` in {task}'s majority baseline"))?;
+                Ok((task.clone(), 100.0 * value))
+            })
+            .collect()
+    }
+
     /// Fine-tunes `model` on `task` once per seed and keeps the median of the main metric.
     fn finetune(
         &mut self,
@@ -440,15 +512,10 @@ impl<'a> Pipeline<'a> {
                 task: Some(task.to_string()),
                 model: distil_tasks::finetune::ModelConfig {
                     source: Some(model.value.dir.display().to_string()),
-                    tokenizer: Some(self.config.corpus.tokenizer.clone()),
+                    tokenizer: Some(self.tokenizer.clone()),
                     teacher: None,
                 },
-                data: GlueDataConfig {
-                    dir: Some(section.glue_dir.join(glue_task.dir_name())),
-                    max_train_examples: section.max_train_examples,
-                    max_eval_examples: section.max_eval_examples,
-                    predict_test: false,
-                },
+                data: self.glue_data(glue_task),
                 features: section.features.clone(),
                 training,
                 distillation: Default::default(),
@@ -509,7 +576,7 @@ impl<'a> Pipeline<'a> {
                 version: section.version,
                 model: distil_tasks::finetune::ModelConfig {
                     source: Some(model.value.dir.display().to_string()),
-                    tokenizer: Some(self.config.corpus.tokenizer.clone()),
+                    tokenizer: Some(self.tokenizer.clone()),
                     teacher: teacher.map(|t| t.value.model_dir.display().to_string()),
                 },
                 data: section.data.clone(),
@@ -610,7 +677,7 @@ impl<'a> Pipeline<'a> {
             (STUDENT, student.value.dir.clone()),
         ];
         let bench = self.config.bench.clone();
-        let tokenizer = self.config.corpus.tokenizer.clone();
+        let tokenizer = self.tokenizer.clone();
         let max_seq_length = self.config.finetune.features.max_seq_length;
         self.stages.run("size-speed", &inputs, |_| {
             let pairs = super::timing::sts_b_pairs(&bench, &tokenizer, max_seq_length)?;
@@ -715,7 +782,7 @@ fn write_student_config(teacher_dir: &Path, layers: &[usize], path: &Path) -> an
     write_atomically(path, &serde_json::to_vec_pretty(&config)?)
 }
 
-/// Stages the run has: prep, teacher, student, size-speed, then the ablations and baseline,
+/// Stages the run has: the vocabulary when trained, prep, teacher, student, size-speed, then the ablations and baseline,
 /// and one fine-tuning per model, task and seed.
 fn stage_count(config: &ReproduceConfig) -> u64 {
     let extra_models = if config.ablations {
@@ -729,7 +796,8 @@ fn stage_count(config: &ReproduceConfig) -> u64 {
         let seeds = s.seeds.as_ref().unwrap_or(&config.finetune.seeds).len();
         (runs * seeds) as u64
     });
-    4 + extra_models + (2 + extra_models) * finetunes + squad
+    let vocab = u64::from(config.corpus.train_vocab.is_some());
+    4 + vocab + extra_models + (2 + extra_models) * finetunes + squad
 }
 
 /// Runs one fine-tuning stage from scratch in `run`: a stage is never resumed (a re-run starts

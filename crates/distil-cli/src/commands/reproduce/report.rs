@@ -26,6 +26,12 @@ fn num(value: f64) -> String {
     }
 }
 
+/// The mean of the values, NaN when one is missing.
+fn mean(values: impl Iterator<Item = Option<f64>>) -> f64 {
+    let values: Vec<f64> = values.map(|v| v.unwrap_or(f64::NAN)).collect();
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
 /// The paper's macro over the tasks this run has (its 9-task macro when all are present).
 fn paper_macro(tasks: &[String], bert: bool) -> f64 {
     let values: Vec<f64> = tasks
@@ -79,6 +85,16 @@ fn table1(out: &mut String, results: &Results, tasks: &[String]) {
         let mut r = vec![label.to_string(), num(macro_score)];
         for task in tasks {
             r.push(scores.get(task).map_or("n/a".into(), |s| num(s.median)));
+        }
+        out.push_str(&row(&r));
+    }
+    if !results.majority.is_empty() {
+        let mut r = vec![
+            "Majority class (ours)".to_string(),
+            num(mean(tasks.iter().map(|t| results.majority.get(t).copied()))),
+        ];
+        for task in tasks {
+            r.push(results.majority.get(task).map_or("n/a".into(), |v| num(*v)));
         }
         out.push_str(&row(&r));
     }
@@ -261,6 +277,15 @@ fn notes(out: &mut String, results: &Results, tasks: &[String]) {
             glue_text(&results.scale),
         ));
     }
+    let at_chance = chance_level(results, tasks);
+    if !at_chance.is_empty() {
+        notes.push(format!(
+            "Some fine-tunings did not learn their task: within {CHANCE_MARGIN} points of (or              below) always predicting the majority class on {}. Their shares and deltas compare              noise, not knowledge. Likely reason: {} {}",
+            at_chance.join("; "),
+            teacher_text(&results.scale),
+            glue_text(&results.scale),
+        ));
+    }
     let student = results.macro_scores.get(STUDENT).copied();
     let baseline = results.macro_scores.get(NO_PRETRAINING).copied();
     if let (Some(s), Some(b)) = (student, baseline) {
@@ -330,6 +355,31 @@ fn notes(out: &mut String, results: &Results, tasks: &[String]) {
         let _ = writeln!(out, "- {note}");
     }
     out.push('\n');
+}
+
+/// How close to the majority-class score counts as not having learnt the task (GLUE points).
+const CHANCE_MARGIN: f64 = 1.0;
+
+/// `task: model, model` for every median score at most [`CHANCE_MARGIN`] above the task's
+/// majority-class score, for the models of Table 1.
+fn chance_level(results: &Results, tasks: &[String]) -> Vec<String> {
+    tasks
+        .iter()
+        .filter_map(|task| {
+            let floor = results.majority.get(task)?;
+            let models: Vec<&str> = [TEACHER, STUDENT, NO_PRETRAINING]
+                .into_iter()
+                .filter(|m| {
+                    results
+                        .glue
+                        .get(*m)
+                        .and_then(|s| s.get(task))
+                        .is_some_and(|s| s.median <= floor + CHANCE_MARGIN)
+                })
+                .collect();
+            (!models.is_empty()).then(|| format!("{task} ({})", models.join(", ")))
+        })
+        .collect()
 }
 
 /// The teacher's scale against BERT-base's, from the run's config.

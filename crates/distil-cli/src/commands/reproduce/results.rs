@@ -93,6 +93,8 @@ pub struct Results {
     pub seeds: Vec<u64>,
     /// Model to task to score.
     pub glue: BTreeMap<String, BTreeMap<String, TaskScore>>,
+    /// Each task's majority-class score on the same dev data (0 for STS-B).
+    pub majority: BTreeMap<String, f64>,
     /// Model to the unweighted mean of its task medians.
     pub macro_scores: BTreeMap<String, f64>,
     /// Task to student median / teacher median x 100, plus `macro`.
