@@ -142,8 +142,7 @@ fn micro_reproduction_reports_parseable_tables_and_resumes() {
     let vocab = std::fs::read_to_string(run.join("vocab/vocab.txt")).unwrap();
     assert_eq!(vocab.lines().count(), 300);
     let teacher_config: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(run.join("teacher/config.json")).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(run.join("teacher/config.json")).unwrap()).unwrap();
     assert_eq!(teacher_config["vocab_size"], 300);
     assert!(run.join("teacher/vocab.txt").is_file());
 
