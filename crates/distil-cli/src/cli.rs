@@ -52,8 +52,8 @@ impl GlobalOpts {
 pub enum Command {
     /// Show the libtorch version, CUDA devices, bf16 support and thread count.
     Env,
-    /// Train a WordPiece vocabulary on a corpus (for models smaller than bert-base's 30,522
-    /// embeddings can serve).
+    /// Train a WordPiece vocabulary on a corpus (for models too small to learn bert-base's
+    /// 30,522 embeddings).
     Vocab(crate::commands::vocab::VocabArgs),
     /// Tokenise a corpus into parquet token shards with token counts and a manifest.
     Prep(crate::commands::prep::PrepArgs),

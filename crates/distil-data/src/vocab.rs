@@ -37,6 +37,17 @@ pub struct VocabOptions {
     pub out: PathBuf,
 }
 
+/// A vocabulary must hold more than the special tokens.
+pub fn check_vocab_size(vocab_size: usize) -> Result<(), String> {
+    if vocab_size <= SPECIAL_TOKENS.len() {
+        return Err(format!(
+            "must exceed the {} special tokens, found {vocab_size}",
+            SPECIAL_TOKENS.len()
+        ));
+    }
+    Ok(())
+}
+
 /// What training produced.
 #[derive(Debug, Clone)]
 pub struct TrainedVocab {
@@ -49,16 +60,7 @@ pub struct TrainedVocab {
 /// Trains a WordPiece vocabulary on `options.inputs` (the formats `distil prep` reads) and
 /// writes the tokenizer folder; every file is written atomically.
 pub fn train_vocab(options: &VocabOptions) -> Result<TrainedVocab, DataError> {
-    if options.vocab_size <= SPECIAL_TOKENS.len() {
-        return Err(DataError::config(
-            "vocab_size",
-            format!(
-                "must exceed the {} special tokens, found {}",
-                SPECIAL_TOKENS.len(),
-                options.vocab_size
-            ),
-        ));
-    }
+    check_vocab_size(options.vocab_size).map_err(|e| DataError::config("vocab_size", e))?;
     let inputs = discover_inputs(&options.inputs)?;
     let mut sequences = Vec::new();
     // The corpus is held in memory while the trainer counts words (18 MB for the shipped one).
@@ -101,7 +103,8 @@ pub fn train_vocab(options: &VocabOptions) -> Result<TrainedVocab, DataError> {
     tokenizer
         .train(&mut trainer, sequences.iter())
         .map_err(train_err)?;
-    tokenizer.with_model(canonical_ids(tokenizer.get_model()).map_err(train_err)?);
+    let pieces = canonical_order(tokenizer.get_model());
+    tokenizer.with_model(renumbered(tokenizer.get_model(), &pieces).map_err(train_err)?);
     let id = |token: &str| {
         tokenizer
             .token_to_id(token)
@@ -115,31 +118,37 @@ pub fn train_vocab(options: &VocabOptions) -> Result<TrainedVocab, DataError> {
         ("[CLS]".to_string(), cls),
     )));
     let tokenizer: Tokenizer = tokenizer.into();
-    let vocab_size = tokenizer.get_vocab_size(true);
-    save_tokenizer_dir(&tokenizer, options)?;
+    save_tokenizer_dir(&tokenizer, &pieces, options)?;
     Ok(TrainedVocab {
         dir: options.out.clone(),
-        vocab_size,
+        vocab_size: pieces.len(),
         sequences: sequences.len() as u64,
     })
 }
 
-/// The trained pieces renumbered: special tokens first, the rest in byte order. The trainer
-/// numbers continuation pieces (`##e`) in hash-map order, which changes from run to run;
-/// WordPiece's greedy longest-match encoding does not depend on ids, only on the set.
-fn canonical_ids(model: &WordPiece) -> tokenizers::Result<WordPiece> {
+/// The trained pieces in their new id order: special tokens first, the rest in byte order.
+/// The trainer numbers continuation pieces (`##e`) in hash-map order, which changes from run
+/// to run; WordPiece's greedy longest-match encoding does not depend on ids, only on the set.
+fn canonical_order(model: &WordPiece) -> Vec<String> {
     let mut pieces: Vec<String> = model
         .get_vocab()
         .into_keys()
         .filter(|t| !SPECIAL_TOKENS.contains(&t.as_str()))
         .collect();
     pieces.sort();
-    let vocab: ahash::AHashMap<String, u32> = SPECIAL_TOKENS
+    SPECIAL_TOKENS
         .iter()
         .map(|t| t.to_string())
         .chain(pieces)
+        .collect()
+}
+
+/// `model` with piece `i` of `pieces` as id `i`.
+fn renumbered(model: &WordPiece, pieces: &[String]) -> tokenizers::Result<WordPiece> {
+    let vocab: ahash::AHashMap<String, u32> = pieces
+        .iter()
         .enumerate()
-        .map(|(id, token)| (token, id as u32))
+        .map(|(id, token)| (token.clone(), id as u32))
         .collect();
     WordPiece::builder()
         .vocab(vocab)
@@ -149,8 +158,12 @@ fn canonical_ids(model: &WordPiece) -> tokenizers::Result<WordPiece> {
         .build()
 }
 
-/// Writes the four files of a `BertTokenizerFast` folder.
-fn save_tokenizer_dir(tokenizer: &Tokenizer, options: &VocabOptions) -> Result<(), DataError> {
+/// Writes the four files of a `BertTokenizerFast` folder; `pieces` are the tokens by id.
+fn save_tokenizer_dir(
+    tokenizer: &Tokenizer,
+    pieces: &[String],
+    options: &VocabOptions,
+) -> Result<(), DataError> {
     let out = &options.out;
     std::fs::create_dir_all(out).map_err(|source| DataError::Write {
         path: out.clone(),
@@ -163,13 +176,7 @@ fn save_tokenizer_dir(tokenizer: &Tokenizer, options: &VocabOptions) -> Result<(
         })?;
     write_atomically(&out.join("tokenizer.json"), json.as_bytes())?;
     // vocab.txt lists the tokens by id, one per line (the slow BertTokenizer's format).
-    let mut by_id: Vec<(u32, String)> = tokenizer
-        .get_vocab(true)
-        .into_iter()
-        .map(|(token, id)| (id, token))
-        .collect();
-    by_id.sort();
-    let vocab: String = by_id.into_iter().map(|(_, t)| t + "\n").collect();
+    let vocab: String = pieces.iter().map(|t| format!("{t}\n")).collect();
     write_atomically(&out.join("vocab.txt"), vocab.as_bytes())?;
     let specials = json!({
         "pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]",

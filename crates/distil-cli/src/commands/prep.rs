@@ -19,16 +19,10 @@ pub struct CorpusArgs {
     /// directories are searched recursively.
     #[arg(long = "input", required = true, num_args = 1..)]
     pub inputs: Vec<PathBuf>,
-    /// One sequence per line (the reference's rule), or per paragraph (lines up to a blank
-    /// line, joined: for hard-wrapped books).
-    #[arg(long, default_value = "line", value_parser = ["line", "paragraph"])]
-    pub unit: String,
-}
-
-impl CorpusArgs {
-    pub fn unit(&self) -> anyhow::Result<TextUnit> {
-        self.unit.parse().map_err(anyhow::Error::msg)
-    }
+    /// `line`: one sequence per line (the reference's rule); `paragraph`: lines up to a
+    /// blank line, joined (for hard-wrapped books).
+    #[arg(long, default_value = "line")]
+    pub unit: TextUnit,
 }
 
 #[derive(Debug, Args)]
@@ -98,7 +92,7 @@ fn peak_rss_bytes() -> Option<u64> {
 pub fn run(global: &GlobalOpts, args: &PrepArgs) -> anyhow::Result<()> {
     let options = PrepOptions {
         inputs: args.corpus.inputs.clone(),
-        unit: args.corpus.unit()?,
+        unit: args.corpus.unit,
         tokenizer: args.tokenizer.clone(),
         out: args.out.clone(),
         max_seq_len: args.max_seq_len,

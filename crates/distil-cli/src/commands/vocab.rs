@@ -31,7 +31,7 @@ pub struct VocabArgs {
 pub fn run(args: &VocabArgs) -> anyhow::Result<()> {
     let options = VocabOptions {
         inputs: args.corpus.inputs.clone(),
-        unit: args.corpus.unit()?,
+        unit: args.corpus.unit,
         vocab_size: args.vocab_size,
         min_frequency: args.min_frequency,
         lowercase: !args.cased,

@@ -84,16 +84,8 @@ impl ReproduceConfig {
             ));
         }
         if let Some(vocab) = &self.corpus.train_vocab {
-            if vocab.vocab_size <= distil_data::vocab::SPECIAL_TOKENS.len() {
-                return Err(InvalidKey::new(
-                    "corpus.train_vocab.vocab_size",
-                    format!(
-                        "must exceed the {} special tokens, found {}",
-                        distil_data::vocab::SPECIAL_TOKENS.len(),
-                        vocab.vocab_size
-                    ),
-                ));
-            }
+            distil_data::vocab::check_vocab_size(vocab.vocab_size)
+                .map_err(|e| InvalidKey::new("corpus.train_vocab.vocab_size", e))?;
         }
         if !self.data.shards.as_os_str().is_empty() {
             return Err(InvalidKey::new(

@@ -34,6 +34,16 @@ pub const ABLATION_DELTAS: [(&str, f64); 4] = [
     ("random-init", -3.69),
 ];
 
+/// The paper's macro over those of `tasks` it has scores for: BERT-base's with `bert`, else
+/// DistilBERT's (its 9-task macro when all are present).
+pub fn glue_macro(tasks: &[String], bert: bool) -> f64 {
+    super::results::mean(
+        tasks
+            .iter()
+            .filter_map(|t| glue_scores(t).map(|(b, d)| if bert { b } else { d })),
+    )
+}
+
 /// The paper's task score for `task` (a [`GLUE_COLUMNS`] key), teacher and student.
 pub fn glue_scores(task: &str) -> Option<(f64, f64)> {
     let i = GLUE_COLUMNS.iter().position(|&t| t == task)?;

@@ -151,14 +151,13 @@ impl<'a> Pipeline<'a> {
         }
         let get = |m: &str| macro_scores.get(m).copied().unwrap_or(f64::NAN);
         student_share.insert("macro".into(), share(get(STUDENT), get(TEACHER)));
-        let paper_macro = |i: usize| {
-            let v: Vec<f64> = tasks
-                .iter()
-                .filter_map(|t| paper::glue_scores(t).map(|p| if i == 0 { p.0 } else { p.1 }))
-                .collect();
-            v.iter().sum::<f64>() / v.len() as f64
-        };
-        paper_share.insert("macro".into(), share(paper_macro(1), paper_macro(0)));
+        paper_share.insert(
+            "macro".into(),
+            share(
+                paper::glue_macro(&tasks, false),
+                paper::glue_macro(&tasks, true),
+            ),
+        );
         let ablations = paper::ABLATION_DELTAS
             .iter()
             .filter(|(name, _)| macro_scores.contains_key(*name))
@@ -225,7 +224,9 @@ impl<'a> Pipeline<'a> {
             return Ok(None);
         };
         let out = self.run_dir.join("vocab");
-        let done = self.stages.run("vocab", &corpus, |_| {
+        // Only what the vocabulary depends on: a new sequence length keeps it.
+        let inputs = json!({ "inputs": corpus.inputs, "unit": corpus.unit, "vocab": section });
+        let done = self.stages.run("vocab", &inputs, |_| {
             let options = VocabOptions {
                 inputs: corpus.inputs.clone(),
                 unit: corpus.unit,
@@ -782,8 +783,8 @@ fn write_student_config(teacher_dir: &Path, layers: &[usize], path: &Path) -> an
     write_atomically(path, &serde_json::to_vec_pretty(&config)?)
 }
 
-/// Stages the run has: the vocabulary when trained, prep, teacher, student, size-speed, then the ablations and baseline,
-/// and one fine-tuning per model, task and seed.
+/// Stages the run has: the vocabulary when trained, prep, teacher, student, size-speed, then
+/// the ablations and baseline, and one fine-tuning per model, task and seed.
 fn stage_count(config: &ReproduceConfig) -> u64 {
     let extra_models = if config.ablations {
         paper::ABLATION_DELTAS.len() as u64 + 1

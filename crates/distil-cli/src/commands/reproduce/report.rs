@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::paper;
-use super::results::{Results, RunScale, NO_PRETRAINING, STUDENT, STUDENT_D, TEACHER};
+use super::results::{mean, Results, RunScale, NO_PRETRAINING, STUDENT, STUDENT_D, TEACHER};
 
 /// A markdown table row from cells.
 fn row(cells: &[String]) -> String {
@@ -24,21 +24,6 @@ fn num(value: f64) -> String {
     } else {
         "n/a".to_string()
     }
-}
-
-/// The mean of the values, NaN when one is missing.
-fn mean(values: impl Iterator<Item = Option<f64>>) -> f64 {
-    let values: Vec<f64> = values.map(|v| v.unwrap_or(f64::NAN)).collect();
-    values.iter().sum::<f64>() / values.len() as f64
-}
-
-/// The paper's macro over the tasks this run has (its 9-task macro when all are present).
-fn paper_macro(tasks: &[String], bert: bool) -> f64 {
-    let values: Vec<f64> = tasks
-        .iter()
-        .filter_map(|t| paper::glue_scores(t).map(|(b, d)| if bert { b } else { d }))
-        .collect();
-    values.iter().sum::<f64>() / values.len() as f64
 }
 
 pub fn render(results: &Results) -> String {
@@ -66,7 +51,7 @@ fn table1(out: &mut String, results: &Results, tasks: &[String]) {
     cells.extend(tasks.iter().map(String::as_str));
     out.push_str(&header(&cells));
     for (label, bert) in [("BERT-base (paper)", true), ("DistilBERT (paper)", false)] {
-        let mut r = vec![label.to_string(), num(paper_macro(tasks, bert))];
+        let mut r = vec![label.to_string(), num(paper::glue_macro(tasks, bert))];
         for task in tasks {
             let score = paper::glue_scores(task).map(|(b, d)| if bert { b } else { d });
             r.push(score.map_or("n/a".into(), num));
@@ -91,7 +76,9 @@ fn table1(out: &mut String, results: &Results, tasks: &[String]) {
     if !results.majority.is_empty() {
         let mut r = vec![
             "Majority class (ours)".to_string(),
-            num(mean(tasks.iter().map(|t| results.majority.get(t).copied()))),
+            num(mean(tasks.iter().map(|t| {
+                results.majority.get(t).copied().unwrap_or(f64::NAN)
+            }))),
         ];
         for task in tasks {
             r.push(results.majority.get(task).map_or("n/a".into(), |v| num(*v)));

@@ -129,11 +129,19 @@ pub fn median(values: &[f64]) -> f64 {
 
 /// The unweighted mean over `tasks` of a model's medians; NaN when a task is missing.
 pub fn macro_score(scores: &BTreeMap<String, TaskScore>, tasks: &[String]) -> f64 {
-    let values: Vec<f64> = tasks
-        .iter()
-        .map(|t| scores.get(t).map_or(f64::NAN, |s| s.median))
-        .collect();
-    values.iter().sum::<f64>() / values.len() as f64
+    mean(
+        tasks
+            .iter()
+            .map(|t| scores.get(t).map_or(f64::NAN, |s| s.median)),
+    )
+}
+
+/// The arithmetic mean (NaN for no values, or when one is NaN).
+pub fn mean(values: impl IntoIterator<Item = f64>) -> f64 {
+    let (sum, n) = values
+        .into_iter()
+        .fold((0.0, 0usize), |(sum, n), v| (sum + v, n + 1));
+    sum / n as f64
 }
 
 #[cfg(test)]
