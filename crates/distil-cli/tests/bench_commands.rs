@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use distil_testkit::{read_json, repo_path};
 use serde_json::Value;
 
 const TINY: [&str; 12] = [
@@ -26,7 +27,7 @@ const TINY: [&str; 12] = [
 fn distil_json(args: &[&str], dir: &Path) -> Value {
     let out = dir.join("distil.json");
     let run = Command::new(env!("CARGO_BIN_EXE_distil"))
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .current_dir(repo_path(""))
         .args(["-q", "--device", "cpu", "bench"])
         .args(args)
         .args(TINY)
@@ -41,7 +42,7 @@ fn distil_json(args: &[&str], dir: &Path) -> Value {
         "distil bench {args:?}: {}",
         String::from_utf8_lossy(&run.stderr)
     );
-    serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
+    read_json(&out)
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -84,9 +85,7 @@ fn infer_reports_every_pair_and_the_speedup_of_its_own_rates() {
             student["pairs_per_s"].as_f64().unwrap() / teacher["pairs_per_s"].as_f64().unwrap();
         assert!(close(speedup[1].as_f64().unwrap(), ratio));
     }
-    let pairs: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("pairs.json")).unwrap())
-            .unwrap();
+    let pairs = read_json(&dir.path().join("pairs.json"));
     assert_eq!(pairs["input_ids"].as_array().unwrap().len(), 7);
     assert_eq!(pairs["pad_id"], 0);
     for model in ["teacher", "student"] {

@@ -1,16 +1,11 @@
 //! `distil export` and `distil inspect` run as a user runs them, on the committed fixtures.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use distil_core::checkpoint::read_tensors;
+use distil_testkit::fixture;
 use tch::Tensor;
-
-fn fixture(model: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../data/fixtures")
-        .join(model)
-}
 
 fn distil(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_distil"))
@@ -160,4 +155,45 @@ fn a_directory_without_weights_fails_with_what_was_looked_for() {
         std::fs::read_dir(out.path()).unwrap().next().is_none(),
         "nothing written"
     );
+}
+
+#[test]
+fn export_refuses_a_config_whose_sizes_disagree_with_the_weights() {
+    let source = tempfile::tempdir().unwrap();
+    let fixture_dir = fixture("distilbert-mlm");
+    std::fs::copy(
+        fixture_dir.join("model.safetensors"),
+        source.path().join("model.safetensors"),
+    )
+    .unwrap();
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture_dir.join("config.json")).unwrap()).unwrap();
+    let dim = config["dim"].as_i64().unwrap();
+    let vocab = config["vocab_size"].as_i64().unwrap();
+    config["dim"] = (2 * dim).into();
+    std::fs::write(
+        source.path().join("config.json"),
+        serde_json::to_vec(&config).unwrap(),
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let written = out.path().join("exported");
+
+    let run = distil(&[
+        "export",
+        "--model",
+        arg(source.path()),
+        "--out",
+        arg(&written),
+    ]);
+    assert!(!run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    let expected = format!(
+        "says `dim` = {}, so `distilbert.embeddings.word_embeddings.weight` should be \
+         [{vocab}, {}], but the checkpoint has [{vocab}, {dim}]",
+        2 * dim,
+        2 * dim
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(!written.exists(), "nothing written");
 }

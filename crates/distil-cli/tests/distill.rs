@@ -10,7 +10,10 @@ mod common;
 
 use std::process::{Command, Output, Stdio};
 
-use common::{checkpoint, config, distill, distill_ok, metrics, repo, shards, stderr, wait_for};
+use common::{
+    checkpoint, config, distill, distill_ok, metrics, resume_fails, shards, stderr, wait_for,
+};
+use distil_testkit::fixture;
 use tch::Tensor;
 
 #[test]
@@ -183,14 +186,9 @@ fn a_nan_loss_stops_the_run_and_keeps_the_last_checkpoint() {
     let poisoned = dir.path().join("poisoned");
     std::fs::create_dir_all(&poisoned).unwrap();
     for file in ["config.json", "tokenizer.json"] {
-        std::fs::copy(
-            repo("data/fixtures/bert-mlm").join(file),
-            poisoned.join(file),
-        )
-        .unwrap();
+        std::fs::copy(fixture("bert-mlm").join(file), poisoned.join(file)).unwrap();
     }
-    let mut tensors =
-        Tensor::read_safetensors(repo("data/fixtures/bert-mlm/model.safetensors")).unwrap();
+    let mut tensors = Tensor::read_safetensors(fixture("bert-mlm/model.safetensors")).unwrap();
     for (name, tensor) in &mut tensors {
         if name == "bert.encoder.layer.3.output.dense.weight" {
             let _ = tensor.get(0).get(0).fill_(f64::NAN);
@@ -199,12 +197,7 @@ fn a_nan_loss_stops_the_run_and_keeps_the_last_checkpoint() {
     Tensor::write_safetensors(&tensors, poisoned.join("model.safetensors")).unwrap();
 
     let teacher = format!("teacher.source={}", poisoned.display());
-    let failed = distill(&config, &[&teacher])
-        .arg("--resume")
-        .output()
-        .unwrap();
-    assert!(!failed.status.success());
-    let message = stderr(&failed);
+    let message = resume_fails(&config, &[&teacher]);
     assert!(
         message.contains("`losses/loss_ce` is NaN at optimizer step 5")
             && message.contains("last checkpoint is intact"),
@@ -245,11 +238,11 @@ fn bad_configs_are_one_line_errors_naming_the_key() {
     one_line_naming(output.unwrap(), "optimizer.grad_accumulation");
 
     let student = dir.path().join("student.json");
-    let fixture = std::fs::read_to_string(repo("data/fixtures/distilbert-mlm/config.json"));
-    let fixture = fixture
+    let student_config = std::fs::read_to_string(fixture("distilbert-mlm/config.json"));
+    let student_config = student_config
         .unwrap()
         .replace("\"vocab_size\": 1000", "\"vocab_size\": 999");
-    std::fs::write(&student, fixture).unwrap();
+    std::fs::write(&student, student_config).unwrap();
     let init = format!("student.config={}", student.display());
     let output = distill(&config, &["student.init=config", &init]).output();
     one_line_naming(output.unwrap(), "student.vocab_size");

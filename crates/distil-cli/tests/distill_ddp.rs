@@ -7,22 +7,14 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{checkpoint, config, distill, metrics, shards, stderr, wait_for};
+use common::{checkpoint, config, distill, metrics, resume_fails, shards, stderr, wait_for};
+use distil_testkit::{free_port, read_json, torchrun_rank};
 
 const TIMEOUT_SECS: u64 = 20;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Shards and a run config of `extra` lines (continuing `output:`) with a short collective
 /// timeout and small gradient buckets (several all-reduces per step).
@@ -36,18 +28,28 @@ fn ddp_config(dir: &Path, extra: &str) -> PathBuf {
 fn spawn_ranks(config: &Path, port: u16) -> Vec<Child> {
     (0..2)
         .map(|rank| {
-            distill(config, &[])
-                .env("RANK", rank.to_string())
-                .env("WORLD_SIZE", "2")
-                .env("LOCAL_RANK", rank.to_string())
-                .env("MASTER_ADDR", "127.0.0.1")
-                .env("MASTER_PORT", port.to_string())
+            torchrun_rank(&mut distill(config, &[]), rank, 2, port)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect()
+}
+
+/// Runs a two-process job to its end: both ranks succeed and end with the same weights.
+/// Different batches and dropout on each rank: only averaged gradients from broadcast
+/// weights keep the replicas equal.
+fn run_ranks_to_the_end(config: &Path) -> Vec<Output> {
+    let outputs: Vec<Output> = spawn_ranks(config, free_port())
+        .into_iter()
+        .map(|child| child.wait_with_output().unwrap())
+        .collect();
+    for (rank, output) in outputs.iter().enumerate() {
+        assert!(output.status.success(), "rank {rank}: {}", stderr(output));
+    }
+    assert_eq!(weights_digest(&outputs[0]), weights_digest(&outputs[1]));
+    outputs
 }
 
 /// The digest a rank printed at the end.
@@ -66,16 +68,7 @@ fn two_ranks_end_with_identical_weights_and_rank_zero_writes_the_run() {
          optimizer:\n  grad_accumulation: 2\n  learning_rate: 1.0e-3\n\
          training:\n  device: cpu\n  max_steps: 6\n",
     );
-    let outputs: Vec<Output> = spawn_ranks(&config, free_port())
-        .into_iter()
-        .map(|child| child.wait_with_output().unwrap())
-        .collect();
-    for (rank, output) in outputs.iter().enumerate() {
-        assert!(output.status.success(), "rank {rank}: {}", stderr(output));
-    }
-    // Different batches and dropout on each rank: only averaged gradients from broadcast
-    // weights keep the replicas equal.
-    assert_eq!(weights_digest(&outputs[0]), weights_digest(&outputs[1]));
+    let outputs = run_ranks_to_the_end(&config);
     assert!(String::from_utf8_lossy(&outputs[1].stdout).starts_with("rank 1: finished"));
 
     let run_dir = dir.path().join("runs/ddp");
@@ -89,10 +82,7 @@ fn two_ranks_end_with_identical_weights_and_rank_zero_writes_the_run() {
         .all(|l| l["losses/loss"].as_f64().unwrap().is_finite()));
     assert!(run_dir.join("student/model.safetensors").is_file());
 
-    let state: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(checkpoint(&run_dir, 6).join("trainer_state.json")).unwrap(),
-    )
-    .unwrap();
+    let state = read_json(&checkpoint(&run_dir, 6).join("trainer_state.json"));
     let positions = state["data_position"].as_array().unwrap();
     assert_eq!(positions.len(), 2);
     for (rank, position) in positions.iter().enumerate() {
@@ -101,12 +91,7 @@ fn two_ranks_end_with_identical_weights_and_rank_zero_writes_the_run() {
     }
 
     // A single process cannot take over the two ranks' positions.
-    let resumed = distill(&config, &["training.max_steps=8"])
-        .arg("--resume")
-        .output()
-        .unwrap();
-    assert!(!resumed.status.success());
-    let message = stderr(&resumed);
+    let message = resume_fails(&config, &["training.max_steps=8"]);
     assert!(
         message.contains("data positions for 2 rank(s) but this run has 1"),
         "{message}"
@@ -151,14 +136,7 @@ fn an_epoch_bounded_run_stops_every_rank_at_the_same_step() {
          optimizer:\n  grad_accumulation: 3\n\
          training:\n  device: cpu\n  epochs: 1\n",
     );
-    let outputs: Vec<Output> = spawn_ranks(&config, free_port())
-        .into_iter()
-        .map(|child| child.wait_with_output().unwrap())
-        .collect();
-    for (rank, output) in outputs.iter().enumerate() {
-        assert!(output.status.success(), "rank {rank}: {}", stderr(output));
-    }
-    assert_eq!(weights_digest(&outputs[0]), weights_digest(&outputs[1]));
+    let outputs = run_ranks_to_the_end(&config);
     let steps = |output: &Output| {
         let said = String::from_utf8_lossy(&output.stdout).into_owned();
         let (_, rest) = said.split_once("finished after ").expect(&said);

@@ -4,38 +4,28 @@
 // Test helpers unwrap like the tests they serve.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
-}
-
-fn fixture(name: &str) -> String {
-    repo("data/fixtures").join(name).display().to_string()
-}
+use common::{rte_args, stderr};
+use distil_testkit::{fixture_arg, read_json, repo_path};
 
 fn distil(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_distil"))
+    common::distil()
         .current_dir(dir)
-        .env("OMP_NUM_THREADS", "1")
-        .args(["--device", "cpu", "-q"])
+        .args(["--device", "cpu"])
         .args(args)
         .output()
         .expect("the distil binary runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).to_string()
 }
 
 /// An RTE folder with the first `rows` train and dev rows of the shipped files.
 fn rte_slice(dir: &Path, rows: usize) {
     std::fs::create_dir_all(dir).unwrap();
     for name in ["train.tsv", "dev.tsv"] {
-        let text = std::fs::read_to_string(repo("data/glue/RTE").join(name)).unwrap();
+        let text = std::fs::read_to_string(repo_path("data/glue/RTE").join(name)).unwrap();
         let kept: Vec<&str> = text.lines().take(rows + 1).collect();
         std::fs::write(dir.join(name), kept.join("\n") + "\n").unwrap();
     }
@@ -45,20 +35,9 @@ fn rte_slice(dir: &Path, rows: usize) {
 fn a_bert_with_a_fresh_head_fine_tunes_on_rte_and_evaluates() {
     let work = tempfile::tempdir().unwrap();
     rte_slice(&work.path().join("RTE"), 24);
-    let tokenizer = fixture("bert-mlm");
-    let common = [
-        "--tokenizer",
-        &tokenizer,
-        "--set",
-        "data.dir=RTE",
-        "--set",
-        "features.max_seq_length=64",
-        "--set",
-        "output.dir=runs",
-    ];
-    let model = fixture("bert-seqcls");
-    let mut args = vec!["finetune", "glue", "--task", "rte", "--model", &model];
-    args.extend(common);
+    let tokenizer = fixture_arg("bert-mlm");
+    let model = fixture_arg("bert-seqcls");
+    let mut args = rte_args("finetune", &model, &tokenizer);
     args.extend(["--set", "training.epochs=1", "--run", "rte"]);
     // -q hides warnings; run this one at the default level to see the load report.
     let run = Command::new(env!("CARGO_BIN_EXE_distil"))
@@ -88,16 +67,10 @@ fn a_bert_with_a_fresh_head_fine_tunes_on_rte_and_evaluates() {
     assert!(stderr(&again).contains("--resume"), "{}", stderr(&again));
 
     let saved = out.join("model").display().to_string();
-    let mut eval = vec!["eval", "glue", "--task", "rte", "--model", &saved];
-    eval.extend(common);
-    let scored = distil(work.path(), &eval);
+    let scored = distil(work.path(), &rte_args("eval", &saved, &tokenizer));
     assert!(scored.status.success(), "{}", stderr(&scored));
-    let trained: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
-    let evaluated: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(work.path().join("runs/eval-rte-model/results.json")).unwrap(),
-    )
-    .unwrap();
+    let trained = read_json(&out.join("results.json"));
+    let evaluated = read_json(&work.path().join("runs/eval-rte-model/results.json"));
     assert_eq!(trained["metrics"], evaluated["metrics"]);
 }
 
@@ -111,28 +84,10 @@ fn a_short_tsv_row_is_an_error_naming_file_and_line() {
         "index\tsentence1\tsentence2\tlabel\n0\tA b.\tC d.\tentailment\n1\tonly two\n",
     )
     .unwrap();
-    std::fs::copy(repo("data/glue/RTE/dev.tsv"), dir.join("dev.tsv")).unwrap();
-    let model = fixture("distilbert-seqcls");
-    let tokenizer = fixture("distilbert-mlm");
-    let run = distil(
-        work.path(),
-        &[
-            "finetune",
-            "glue",
-            "--task",
-            "rte",
-            "--model",
-            &model,
-            "--tokenizer",
-            &tokenizer,
-            "--set",
-            "data.dir=RTE",
-            "--set",
-            "features.max_seq_length=64",
-            "--set",
-            "output.dir=runs",
-        ],
-    );
+    std::fs::copy(repo_path("data/glue/RTE/dev.tsv"), dir.join("dev.tsv")).unwrap();
+    let model = fixture_arg("distilbert-seqcls");
+    let tokenizer = fixture_arg("distilbert-mlm");
+    let run = distil(work.path(), &rte_args("finetune", &model, &tokenizer));
     assert!(!run.status.success());
     let message = stderr(&run);
     assert!(message.contains("RTE/train.tsv:3"), "{message}");
@@ -143,7 +98,7 @@ fn a_short_tsv_row_is_an_error_naming_file_and_line() {
 #[test]
 fn an_unknown_task_and_a_missing_model_are_named() {
     let work = tempfile::tempdir().unwrap();
-    let model = fixture("distilbert-seqcls");
+    let model = fixture_arg("distilbert-seqcls");
     let run = distil(
         work.path(),
         &["finetune", "glue", "--task", "sst3", "--model", &model],

@@ -4,16 +4,13 @@
 // Test helpers unwrap like the tests they serve.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use distil_testkit::repo_path;
 
 fn config(out: &Path) -> String {
-    let repo = repo();
-    let r = |p: &str| repo.join(p).display().to_string();
+    let r = |p: &str| repo_path(p).display().to_string();
     format!(
         r#"run_name: micro
 output_dir: {out}

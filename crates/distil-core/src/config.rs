@@ -3,18 +3,19 @@
 //! the file and the key, and save the resolved config next to the run.
 
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_yaml::{Mapping, Value};
 
+use crate::fs::write_atomically;
+
 /// Why a run config could not be read, overridden, understood or saved. Every message is one
 /// line and names the file and, where there is one, the key path (`loss.alpha_ce`).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config `{}`: {source}", path.display())]
+    #[error("cannot read config `{}`", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -131,17 +132,7 @@ pub fn save_config<T: Serialize>(config: &T, path: &Path) -> Result<(), ConfigEr
         message,
     };
     let text = serde_yaml::to_string(config).map_err(|e| write_error(e.to_string()))?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).map_err(|e| write_error(e.to_string()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| write_error(e.to_string()))?;
-    tmp.write_all(text.as_bytes())
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| write_error(e.to_string()))?;
-    tmp.persist(path).map_err(|e| write_error(e.to_string()))?;
-    Ok(())
+    write_atomically(path, text.as_bytes()).map_err(|e| write_error(e.source.to_string()))
 }
 
 /// Sets `a.b.c=value` in `root`, creating missing mappings (unknown keys are then reported by

@@ -9,6 +9,8 @@ pub enum CoreError {
     InvalidDevice(String),
     #[error("device `{spec}` asked for, but {reason}")]
     DeviceUnavailable { spec: String, reason: String },
+    #[error("model directory `{}` does not exist", .0.display())]
+    MissingDir(PathBuf),
     #[error("`{file}` not found in local directory {dir}")]
     MissingFile { dir: PathBuf, file: String },
     #[error(

@@ -5,8 +5,10 @@ pub mod checkpoint;
 pub mod config;
 pub mod device;
 pub mod error;
+pub mod fs;
 pub mod model;
 pub mod nn;
+pub mod process;
 pub mod source;
 
 pub use device::DeviceSpec;

@@ -6,7 +6,11 @@ use std::path::{Path, PathBuf};
 use hf_hub::api::sync::ApiBuilder;
 use hf_hub::{Cache, Repo};
 
+use crate::checkpoint::TOKENIZER_FILES;
 use crate::CoreError;
+
+/// Weight files fetched for a Hub model, best first (sharded checkpoints are not fetched).
+const HUB_WEIGHT_FILES: [&str; 2] = ["model.safetensors", "pytorch_model.bin"];
 
 /// A local directory or a Hub model id such as `bert-base-uncased`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +52,32 @@ impl ModelSource {
             }
             ModelSource::Hub(id) => hub_file(id, file),
         }
+    }
+
+    /// The local folder of a model: a local directory as it is, or for a Hub id the cache
+    /// snapshot folder once it holds `config.json`, the weights (`model.safetensors`, else
+    /// `pytorch_model.bin`) and whichever tokenizer files the model has (fetched when missing
+    /// and allowed).
+    pub fn model_dir(&self) -> Result<PathBuf, CoreError> {
+        if let ModelSource::Local(dir) = self {
+            return if dir.exists() {
+                Ok(dir.clone())
+            } else {
+                Err(CoreError::MissingDir(dir.clone()))
+            };
+        }
+        let config = self.file("config.json")?;
+        // A Hub model has one of the weight files, and asking for an absent one fails.
+        if let Err(first) = self.file(HUB_WEIGHT_FILES[0]) {
+            self.file(HUB_WEIGHT_FILES[1]).map_err(|_| first)?;
+        }
+        for name in TOKENIZER_FILES {
+            // Most models lack some of these; one that cannot be fetched is simply absent.
+            let _ = self.file(name);
+        }
+        Ok(config
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf))
     }
 
     /// Like [`ModelSource::file`], but `None` when the file simply is not there.
@@ -107,6 +137,22 @@ mod tests {
         assert_eq!(source.optional_file("model.safetensors")?, None);
         let err = source.file("model.safetensors").map(|_| ()).unwrap_err();
         assert!(err.to_string().contains("model.safetensors"), "{err}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_local_model_folder_is_used_as_it_is_and_a_missing_one_is_named(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let source = ModelSource::parse(&dir.path().display().to_string());
+        assert_eq!(source.model_dir()?, dir.path());
+        let missing = dir.path().join("no-such-model");
+        let err = ModelSource::Local(missing.clone()).model_dir().unwrap_err();
+        assert!(
+            matches!(&err, CoreError::MissingDir(d) if *d == missing),
+            "{err}"
+        );
+        assert!(err.to_string().contains("does not exist"), "{err}");
         Ok(())
     }
 

@@ -11,12 +11,9 @@ use distil_core::checkpoint::{
     canonicalize, find_weights, load_into, read_tensors, save_hf_dir, CheckpointError, LoadSpec,
     SaveOptions, WEIGHT_FILES,
 };
+use distil_testkit::fixture;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/fixtures")
-}
 
 /// A small store with random values: a base-model prefix, a LayerNorm and a head.
 fn tiny_store(seed: i64) -> VarStore {
@@ -52,7 +49,7 @@ fn saved_directory_reads_and_loads_back_identically() {
     let out = tempfile::tempdir().unwrap();
     let options = SaveOptions {
         dtype: None,
-        tokenizer_dir: Some(fixtures().join("bert-mlm")),
+        tokenizer_dir: Some(fixture("bert-mlm")),
     };
     save_hf_dir(out.path(), &config(), &vs, &options).unwrap();
     assert_eq!(
@@ -125,7 +122,7 @@ fn a_config_without_model_type_is_refused_before_writing() {
 #[test]
 fn pytorch_bin_and_safetensors_of_a_fixture_hold_the_same_tensors() {
     for model in ["bert-mlm", "distilbert-mlm"] {
-        let dir = fixtures().join(model);
+        let dir = fixture(model);
         let from_bin = read_tensors(&dir.join("pytorch_model.bin")).unwrap();
         let from_safetensors = read_tensors(&dir.join("model.safetensors")).unwrap();
         // The `.bin` also holds the tied duplicates that the safetensors file leaves out.
@@ -223,7 +220,7 @@ fn a_shard_index_reads_every_shard() {
 #[test]
 fn a_truncated_safetensors_file_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
-    let whole = std::fs::read(fixtures().join("bert-mlm/model.safetensors")).unwrap();
+    let whole = std::fs::read(fixture("bert-mlm/model.safetensors")).unwrap();
     for cut in [whole.len() - 100, whole.len() / 2, 100, 5] {
         let path = dir.path().join("model.safetensors");
         std::fs::write(&path, &whole[..cut]).unwrap();
@@ -266,7 +263,7 @@ fn garbage_and_truncated_bin_files_are_errors_naming_the_file() {
         "{err}"
     );
 
-    let whole = std::fs::read(fixtures().join("bert-mlm/pytorch_model.bin")).unwrap();
+    let whole = std::fs::read(fixture("bert-mlm/pytorch_model.bin")).unwrap();
     for cut in [whole.len() - 30, whole.len() / 2, 10] {
         std::fs::write(&path, &whole[..cut]).unwrap();
         let err = read_tensors(&path).unwrap_err();
@@ -360,7 +357,7 @@ fn torch_zip_parts(path: &Path) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
 
 #[test]
 fn every_cut_or_corrupted_pickle_is_an_error_or_a_clean_read_never_a_panic() {
-    let (pickle, storages) = torch_zip_parts(&fixtures().join("distilbert-mlm/pytorch_model.bin"));
+    let (pickle, storages) = torch_zip_parts(&fixture("distilbert-mlm/pytorch_model.bin"));
     let storages: Vec<(&str, &[u8])> = storages
         .iter()
         .map(|(k, b)| (k.as_str(), b.as_slice()))

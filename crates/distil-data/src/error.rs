@@ -2,17 +2,19 @@
 
 use std::path::PathBuf;
 
+use distil_core::fs::WriteError;
+
 use crate::tokenizer::TokenizerError;
 
 /// Errors raised while preparing, reading, batching or masking token shards.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Write {
         path: PathBuf,
         source: std::io::Error,
@@ -45,6 +47,15 @@ pub enum DataError {
     VocabTraining { reason: String },
     #[error("masking failed: {reason}")]
     Masking { reason: String },
+}
+
+impl From<WriteError> for DataError {
+    fn from(e: WriteError) -> Self {
+        DataError::Write {
+            path: e.path,
+            source: e.source,
+        }
+    }
 }
 
 impl DataError {

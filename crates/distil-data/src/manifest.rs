@@ -2,9 +2,9 @@
 //! (`token_counts.json`). The manifest is written last, so a directory without one is an
 //! unfinished or failed `distil prep`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use distil_core::fs::write_atomically;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -108,7 +108,7 @@ impl Manifest {
             path: dir.join(MANIFEST_FILE),
             reason: e.to_string(),
         })?;
-        write_atomically(&dir.join(MANIFEST_FILE), text.as_bytes()).map(|_| ())
+        Ok(write_atomically(&dir.join(MANIFEST_FILE), text.as_bytes())?)
     }
 
     /// The dense per-id token counts, checked against the manifest's vocabulary and checksum.
@@ -153,38 +153,11 @@ pub fn save_token_counts(dir: &Path, counts: &[u64]) -> Result<FileDigest, DataE
         path: dir.join(TOKEN_COUNTS_FILE),
         reason: e.to_string(),
     })?;
-    let sha256 = write_atomically(&dir.join(TOKEN_COUNTS_FILE), &text)?;
+    write_atomically(&dir.join(TOKEN_COUNTS_FILE), &text)?;
     Ok(FileDigest {
         path: PathBuf::from(TOKEN_COUNTS_FILE),
-        sha256,
+        sha256: sha256_hex(&text),
     })
-}
-
-/// Writes `bytes` to a temporary file beside `path`, syncs it and renames it into place, so a
-/// reader sees either the old file or the complete new one. Returns the SHA-256.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<String, DataError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let write_err = |source| DataError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut tmp = temp_file_in(dir).map_err(write_err)?;
-    tmp.write_all(bytes).map_err(write_err)?;
-    tmp.as_file().sync_all().map_err(write_err)?;
-    tmp.persist(path).map_err(|e| write_err(e.error))?;
-    Ok(sha256_hex(bytes))
-}
-
-/// A temporary file in `dir` that becomes world-readable like any written file once renamed
-/// (temporary files are private by default).
-pub(crate) fn temp_file_in(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
-    let mut builder = tempfile::Builder::new();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    builder.tempfile_in(dir)
 }
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {

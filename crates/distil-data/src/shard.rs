@@ -11,13 +11,14 @@ use arrow::array::{Array, ArrayRef, AsArray, ListArray, PrimitiveArray, UInt16Ar
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field, Schema, UInt16Type, UInt32Type};
 use arrow::record_batch::RecordBatch;
+use distil_core::fs::temp_file_in;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use sha2::{Digest, Sha256};
 
-use crate::manifest::{hex, temp_file_in, IdType, Manifest, ShardEntry};
+use crate::manifest::{hex, IdType, Manifest, ShardEntry};
 use crate::DataError;
 
 const ROW_GROUP_ROWS: usize = 16 * 1024;

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use distil_core::fs::write_atomically;
 use serde_json::json;
 use tokenizers::decoders::wordpiece::WordPiece as WordPieceDecoder;
 use tokenizers::models::wordpiece::{WordPiece, WordPieceTrainer};
@@ -15,7 +16,6 @@ use tokenizers::processors::bert::BertProcessing;
 use tokenizers::{AddedToken, Model, Tokenizer, TokenizerBuilder};
 
 use crate::input::{discover_inputs, read_inputs, TextUnit};
-use crate::manifest::write_atomically;
 use crate::DataError;
 
 /// BERT's special tokens, given the first ids in this order (`bert-base-uncased` has them at
@@ -193,5 +193,5 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), DataError> {
     let text = serde_json::to_string_pretty(value).map_err(|e| DataError::VocabTraining {
         reason: e.to_string(),
     })?;
-    write_atomically(path, text.as_bytes()).map(|_| ())
+    Ok(write_atomically(path, text.as_bytes())?)
 }

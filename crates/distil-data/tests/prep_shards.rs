@@ -298,9 +298,7 @@ fn a_missing_input_is_an_error_naming_it() {
 
 #[test]
 fn the_paragraph_unit_joins_wrapped_lines_up_to_a_blank_line_within_one_document() {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../data/text/books/gutenberg/pg1342-austen-pride-and-prejudice.txt");
-    let text: String = std::fs::read_to_string(path)
+    let text: String = std::fs::read_to_string(book_path())
         .unwrap()
         .lines()
         .take(3000)

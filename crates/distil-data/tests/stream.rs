@@ -30,6 +30,14 @@ fn config(dir: &Path) -> DataConfig {
     }
 }
 
+/// [`config`] with another shuffling and masking seed.
+fn config_with_seed(dir: &Path, seed: u64) -> DataConfig {
+    DataConfig {
+        seed,
+        ..config(dir)
+    }
+}
+
 #[test]
 fn grouped_batching_follows_the_reference_sampler() {
     let row = |i: u64, len: usize| Row {
@@ -121,14 +129,7 @@ fn the_same_seed_gives_the_same_batches() {
     shards(dir.path());
     let mut a = MlmStream::open(&config(dir.path()), None).unwrap();
     let mut b = MlmStream::open(&config(dir.path()), None).unwrap();
-    let mut c = MlmStream::open(
-        &DataConfig {
-            seed: 57,
-            ..config(dir.path())
-        },
-        None,
-    )
-    .unwrap();
+    let mut c = MlmStream::open(&config_with_seed(dir.path(), 57), None).unwrap();
     let mut differs = false;
     for _ in 0..100 {
         let (x, y, z) = (
@@ -166,10 +167,7 @@ fn a_resumed_stream_yields_exactly_the_uninterrupted_batches() {
     }
     assert_eq!(items[per_epoch - 1].position.epoch, 1);
     // A position is refused on other data or with another seed.
-    let other = DataConfig {
-        seed: 1,
-        ..config(dir.path())
-    };
+    let other = config_with_seed(dir.path(), 1);
     let err = MlmStream::open(&other, Some(&items[3].position))
         .err()
         .unwrap();

@@ -1,9 +1,8 @@
 //! The shipped bert-base-uncased tokenizer reproduces all 212 reference encodings made by
 //! Python `tokenizers` (ids, tokens, type ids, character offsets, special-token masks).
 
-use std::path::PathBuf;
-
 use distil_data::load_tokenizer;
+use distil_testkit::vocab_dir;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -17,13 +16,14 @@ struct Golden {
     special_tokens_mask: Vec<u32>,
 }
 
-fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/vocab/bert-base-uncased")
+/// One field of an encoding equals the golden one; the failure names the field and the case.
+fn same<T: PartialEq + std::fmt::Debug>(field: &str, got: &[T], want: &[T], case: &str) {
+    assert_eq!(got, want, "{field}, {case}");
 }
 
 #[test]
 fn matches_every_golden_encoding() {
-    let dir = data_dir();
+    let dir = vocab_dir();
     let tokenizer = load_tokenizer(dir.to_str().unwrap()).unwrap();
     let text = std::fs::read_to_string(dir.join("golden_encodings.jsonl")).unwrap();
     let mut checked = 0;
@@ -37,26 +37,15 @@ fn matches_every_golden_encoding() {
         }
         .unwrap();
         let case = format!("golden line {}: {:?}", line_no + 1, golden.text);
-        assert_eq!(encoding.get_ids(), golden.ids.as_slice(), "ids, {case}");
-        assert_eq!(
-            encoding.get_tokens(),
-            golden.tokens.as_slice(),
-            "tokens, {case}"
-        );
-        assert_eq!(
-            encoding.get_type_ids(),
-            golden.type_ids.as_slice(),
-            "type ids, {case}"
-        );
-        assert_eq!(
-            encoding.get_offsets(),
-            golden.offsets.as_slice(),
-            "offsets, {case}"
-        );
-        assert_eq!(
+        same("ids", encoding.get_ids(), &golden.ids, &case);
+        same("tokens", encoding.get_tokens(), &golden.tokens, &case);
+        same("type ids", encoding.get_type_ids(), &golden.type_ids, &case);
+        same("offsets", encoding.get_offsets(), &golden.offsets, &case);
+        same(
+            "special tokens mask",
             encoding.get_special_tokens_mask(),
-            golden.special_tokens_mask.as_slice(),
-            "special tokens mask, {case}"
+            &golden.special_tokens_mask,
+            &case,
         );
         checked += 1;
     }

@@ -8,7 +8,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,6 +15,7 @@ use std::time::{Duration, Instant};
 use distil_distributed::{
     average_gradients, broadcast_parameters, Backend, DistributedError, ProcessGroup, World,
 };
+use distil_testkit::{free_port, torchrun_rank};
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
@@ -134,24 +134,12 @@ fn all_reduce_forever(group: &ProcessGroup) -> Result<(), DistributedError> {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn spawn_rank(role: &str, rank: usize, port: u16, timeout_secs: f64, out: &Path) -> Child {
-    Command::new(std::env::current_exe().unwrap())
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    torchrun_rank(&mut command, rank, 2, port)
         .env("DISTIL_TEST_ROLE", role)
         .env("DISTIL_TEST_TIMEOUT", timeout_secs.to_string())
         .env("DISTIL_TEST_OUT", out)
-        .env("RANK", rank.to_string())
-        .env("LOCAL_RANK", rank.to_string())
-        .env("WORLD_SIZE", "2")
-        .env("MASTER_ADDR", "127.0.0.1")
-        .env("MASTER_PORT", port.to_string())
         .env("GLOO_SOCKET_IFNAME", "lo")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

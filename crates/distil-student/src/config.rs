@@ -5,7 +5,8 @@ use std::path::Path;
 
 use distil_core::config::InvalidKey;
 use distil_core::nn::{
-    check_positive, label_count, read_config_file, Activation, HfConfig, ModelError,
+    check_heads_divide, check_model_type, check_positive, check_tied_embeddings, label_count,
+    read_config_file, Activation, HfConfig, ModelError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -100,24 +101,8 @@ impl HfConfig for DistilBertConfig {
             ("hidden_dim", self.hidden_dim),
             ("max_position_embeddings", self.max_position_embeddings),
         ])?;
-        if self.dim % self.n_heads != 0 {
-            return Err(InvalidKey::new(
-                "n_heads",
-                format!("{} heads do not divide dim {}", self.n_heads, self.dim),
-            ));
-        }
-        if self.model_type != "distilbert" {
-            return Err(InvalidKey::new(
-                "model_type",
-                format!("expected \"distilbert\", found \"{}\"", self.model_type),
-            ));
-        }
-        if self.extra.get("tie_word_embeddings") == Some(&Value::Bool(false)) {
-            return Err(InvalidKey::new(
-                "tie_word_embeddings",
-                "untied output embeddings are not supported",
-            ));
-        }
-        Ok(())
+        check_heads_divide(("n_heads", self.n_heads), ("dim", self.dim))?;
+        check_model_type(&self.model_type, "distilbert")?;
+        check_tied_embeddings(&self.extra)
     }
 }

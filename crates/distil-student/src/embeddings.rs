@@ -1,22 +1,22 @@
 //! DistilBERT's `Embeddings`: word + position embeddings (learned, or the frozen sinusoidal
 //! table), LayerNorm, dropout. No token-type embeddings.
 
-use distil_core::nn::{dropout, embedding, freeze_variable, layer_norm, ModelError};
-use tch::nn::{self, Module, VarStore};
+use distil_core::nn::{
+    embedding, freeze_variable, ModelError, WordEmbeddings, WordEmbeddingsShape,
+};
+use tch::nn::{self, VarStore};
 use tch::{Device, Kind, Tensor};
 
 use crate::config::{DistilBertConfig, LAYER_NORM_EPS};
 
 #[derive(Debug)]
 pub struct Embeddings {
-    pub word_embeddings: nn::Embedding,
+    /// `word_embeddings`, `LayerNorm` and the dropout.
+    pub words: WordEmbeddings,
     /// `[max_position_embeddings, dim]`.
     pub position_embeddings: Tensor,
-    /// HF `LayerNorm`.
-    pub layer_norm: nn::LayerNorm,
     /// The store name of the position table, to freeze it.
     position_key: String,
-    dropout: f64,
 }
 
 impl Embeddings {
@@ -33,26 +33,26 @@ impl Embeddings {
         } else {
             embedding(positions, config.max_position_embeddings, dim, init, None).ws
         };
-        Self {
-            word_embeddings: embedding(
-                &p / "word_embeddings",
-                config.vocab_size,
-                dim,
-                init,
-                config.pad_token_id,
-            ),
-            position_embeddings,
-            layer_norm: layer_norm(&p / "LayerNorm", dim, LAYER_NORM_EPS),
-            position_key,
+        let shape = WordEmbeddingsShape {
+            vocab_size: config.vocab_size,
+            dim,
+            pad_token_id: config.pad_token_id,
+            layer_norm_eps: LAYER_NORM_EPS,
             dropout: config.dropout,
+            init_range: init,
+        };
+        Self {
+            // Drawn after the position table, which keeps seeded fresh models as they were.
+            words: WordEmbeddings::new(&p, &shape),
+            position_embeddings,
+            position_key,
         }
     }
 
     pub fn forward_t(&self, input_ids: &Tensor, train: bool) -> Tensor {
         let seq = input_ids.size()[1];
         let positions = self.position_embeddings.narrow(0, 0, seq).unsqueeze(0);
-        let summed = self.word_embeddings.forward(input_ids) + positions;
-        dropout(&self.layer_norm.forward(&summed), self.dropout, train)
+        self.words.forward_t(input_ids, &[positions], train)
     }
 
     /// Stops training the position table (the distillation recipe trains with frozen,

@@ -9,6 +9,7 @@ use distil_core::checkpoint::{find_weights, save_hf_dir, SaveOptions};
 use distil_core::nn::{build_and_load, ModelError, Pretrained, PretrainedModel};
 use distil_teacher::{BertConfig, BertForMaskedLM};
 use serde_json::Value;
+use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
 use crate::config::LAYER_NORM_EPS;
@@ -153,18 +154,39 @@ pub fn init_student(
     device: Device,
 ) -> Result<Pretrained<DistilBertForMaskedLM, DistilBertConfig>, InitStudentError> {
     let teacher = BertForMaskedLM::from_pretrained(teacher_dir, Device::Cpu)?;
-    let config = student_config(&teacher.config, layers)?;
-    let teacher_tensors = teacher.vs.variables().into_iter().collect();
+    let file = find_weights(teacher_dir).map_err(ModelError::from)?;
+    student_from_teacher(
+        &teacher.config,
+        &teacher.vs,
+        &file,
+        layers,
+        vocab_transform,
+        device,
+    )
+}
+
+/// [`init_student`] from a teacher already loaded into `teacher_vs` from `weights_file` (its
+/// weights file or folder, named in errors): the student's config and tensors mapped from the
+/// teacher's, in a new store on `device`.
+pub fn student_from_teacher(
+    teacher_config: &BertConfig,
+    teacher_vs: &VarStore,
+    weights_file: &Path,
+    layers: &[i64],
+    vocab_transform: bool,
+    device: Device,
+) -> Result<Pretrained<DistilBertForMaskedLM, DistilBertConfig>, InitStudentError> {
+    let config = student_config(teacher_config, layers)?;
+    let teacher_tensors = teacher_vs.variables().into_iter().collect();
     let tensors = student_tensors(&teacher_tensors, layers, vocab_transform);
     let mut spec = DistilBertForMaskedLM::load_spec();
     if !vocab_transform {
         spec = spec.allow_missing(["vocab_transform", "vocab_layer_norm"]);
     }
-    let file = find_weights(teacher_dir).map_err(ModelError::from)?;
     Ok(build_and_load(
         config,
         &tensors,
-        &file,
+        weights_file,
         &spec,
         device,
         DistilBertForMaskedLM::new,

@@ -2,7 +2,6 @@
 //! computing exactly what `transformers` computes, and its initialisation from teacher layers.
 //! Variable names equal HF state-dict keys, so HF checkpoints load as they are.
 
-pub mod any_model;
 pub mod config;
 pub mod embeddings;
 pub mod init_student;
@@ -12,7 +11,6 @@ pub mod question_answering;
 pub mod sequence_classification;
 pub mod transformer;
 
-pub use any_model::{AnyConfig, AnyMaskedLm, AnyModel, AnyModelOutput};
 pub use config::DistilBertConfig;
 pub use init_student::{init_student, save_student, InitStudentError, PAPER_LAYERS};
 pub use masked_lm::DistilBertForMaskedLM;

@@ -2,42 +2,43 @@
 //! `vocab_projector`, whose weight is the word-embedding tensor itself.
 
 use distil_core::checkpoint::LoadSpec;
-use distil_core::nn::{
-    layer_norm, linear, Activation, MaskedLmOutput, ModelError, PretrainedModel,
-};
+use distil_core::nn::{MaskedLmOutput, MlmHead, MlmHeadNames, ModelError, PretrainedModel};
 use distil_core::{EncoderInput, EncoderOutput, MaskedLanguageModel};
-use tch::nn::{self, Module, VarStore};
+use tch::nn::{self, VarStore};
 use tch::Tensor;
 
 use crate::config::LAYER_NORM_EPS;
 use crate::{DistilBertConfig, DistilBertModel};
 
+/// `vocab_transform`, activation, `vocab_layer_norm`, then `vocab_projector`: the word
+/// embeddings' tensor and the variable `vocab_projector.bias`.
+pub const DISTILBERT_MLM_HEAD_NAMES: MlmHeadNames = MlmHeadNames {
+    transform: "vocab_transform",
+    layer_norm: "vocab_layer_norm",
+    bias_module: "vocab_projector",
+};
+
 #[derive(Debug)]
 pub struct DistilBertForMaskedLM {
     pub distilbert: DistilBertModel,
-    pub vocab_transform: nn::Linear,
-    pub vocab_layer_norm: nn::LayerNorm,
-    /// Shares the tensor of `distilbert.embeddings.word_embeddings.weight` (HF's tie; not a
-    /// second variable, so training updates one matrix).
-    pub vocab_projector_weight: Tensor,
-    /// The variable `vocab_projector.bias`.
-    pub vocab_projector_bias: Tensor,
-    activation: Activation,
+    pub vocab_head: MlmHead,
     config: DistilBertConfig,
 }
 
 impl DistilBertForMaskedLM {
     pub fn new(p: nn::Path, config: &DistilBertConfig) -> Self {
         let distilbert = DistilBertModel::new(&p / "distilbert", config);
-        let vocab_projector_weight = distilbert.embeddings.word_embeddings.ws.shallow_clone();
-        let dim = config.dim;
+        let vocab_head = MlmHead::new(
+            &p,
+            &DISTILBERT_MLM_HEAD_NAMES,
+            &distilbert.embeddings.words.word_embeddings.ws,
+            config.activation,
+            LAYER_NORM_EPS,
+            config.initializer_range,
+        );
         Self {
-            vocab_transform: linear(&p / "vocab_transform", dim, dim, config.initializer_range),
-            vocab_layer_norm: layer_norm(&p / "vocab_layer_norm", dim, LAYER_NORM_EPS),
-            vocab_projector_weight,
-            vocab_projector_bias: (&p / "vocab_projector").zeros("bias", &[config.vocab_size]),
-            activation: config.activation,
             distilbert,
+            vocab_head,
             config: config.clone(),
         }
     }
@@ -77,13 +78,7 @@ impl MaskedLanguageModel for DistilBertForMaskedLM {
 
     /// The head has no dropout, so `train` changes nothing here.
     fn mlm_logits(&self, hidden: &Tensor, _train: bool) -> Tensor {
-        let transformed = self
-            .activation
-            .forward(&self.vocab_transform.forward(hidden));
-        self.vocab_layer_norm.forward(&transformed).linear(
-            &self.vocab_projector_weight,
-            Some(&self.vocab_projector_bias),
-        )
+        self.vocab_head.forward(hidden)
     }
 
     fn hidden_size(&self) -> i64 {

@@ -2,7 +2,7 @@
 //! (`seq_classif_dropout`), `classifier`.
 
 use distil_core::checkpoint::LoadSpec;
-use distil_core::nn::{dropout, linear, PretrainedModel, SequenceClassifierOutput};
+use distil_core::nn::{linear, ClassifierHead, PretrainedModel, SequenceClassifierOutput};
 use distil_core::EncoderInput;
 use tch::nn::{self, Module};
 
@@ -12,8 +12,8 @@ use crate::{DistilBertConfig, DistilBertModel};
 pub struct DistilBertForSequenceClassification {
     pub distilbert: DistilBertModel,
     pub pre_classifier: nn::Linear,
-    pub classifier: nn::Linear,
-    dropout: f64,
+    /// Dropout (`seq_classif_dropout`) and `classifier`.
+    pub classifier: ClassifierHead,
 }
 
 impl DistilBertForSequenceClassification {
@@ -22,8 +22,13 @@ impl DistilBertForSequenceClassification {
         Self {
             distilbert: DistilBertModel::new(&p / "distilbert", config),
             pre_classifier: linear(&p / "pre_classifier", dim, dim, init),
-            classifier: linear(&p / "classifier", dim, config.num_labels(), init),
-            dropout: config.seq_classif_dropout,
+            classifier: ClassifierHead::new(
+                &p,
+                dim,
+                config.num_labels(),
+                config.seq_classif_dropout,
+                init,
+            ),
         }
     }
 
@@ -33,10 +38,7 @@ impl DistilBertForSequenceClassification {
         let encoder = self.distilbert.forward_t(input, train);
         let cls = encoder.last_hidden_state().select(1, 0);
         let pooled = self.pre_classifier.forward(&cls).relu();
-        let logits = self
-            .classifier
-            .forward(&dropout(&pooled, self.dropout, train));
-        SequenceClassifierOutput { encoder, logits }
+        self.classifier.forward_t(encoder, &pooled, train)
     }
 }
 

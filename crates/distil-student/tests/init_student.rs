@@ -2,13 +2,10 @@
 //! chosen teacher tensors, and the written HF directory reloads with the same values.
 #![allow(clippy::unwrap_used)] // test helpers, like tests, may unwrap
 
-#[path = "../../distil-teacher/tests/common/mod.rs"]
-mod common;
-
-use common::*;
 use distil_core::checkpoint::read_tensors;
 use distil_core::nn::PretrainedModel;
 use distil_student::{init_student, save_student, DistilBertForMaskedLM};
+use distil_testkit::fixture;
 use tch::{Device, Tensor};
 
 fn exactly_equal(a: &Tensor, b: &Tensor) -> bool {
@@ -17,7 +14,7 @@ fn exactly_equal(a: &Tensor, b: &Tensor) -> bool {
 
 #[test]
 fn student_takes_the_chosen_teacher_layers_exactly() {
-    let teacher_dir = fixtures().join("bert-mlm");
+    let teacher_dir = fixture("bert-mlm");
     let teacher = read_tensors(&teacher_dir.join("model.safetensors")).unwrap();
     let layers = [0i64, 2, 3];
     for vocab_transform in [false, true] {
@@ -94,7 +91,7 @@ fn student_takes_the_chosen_teacher_layers_exactly() {
 
 #[test]
 fn out_of_range_layer_is_refused() {
-    let err = init_student(&fixtures().join("bert-mlm"), &[0, 4], false, Device::Cpu)
+    let err = init_student(&fixture("bert-mlm"), &[0, 4], false, Device::Cpu)
         .unwrap_err()
         .to_string();
     assert!(err.contains("layer 4") && err.contains("4 layers"), "{err}");

@@ -2,15 +2,17 @@
 
 use std::path::PathBuf;
 
+use distil_core::fs::WriteError;
+
 /// Errors raised while reading task data, building features, decoding and writing results.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Write {
         path: PathBuf,
         source: std::io::Error,
@@ -46,7 +48,7 @@ pub enum TaskError {
         start: usize,
         reason: String,
     },
-    #[error("tensor: {0}")]
+    #[error("tensor operation failed")]
     Tensor(#[from] tch::TchError),
     #[error("tokenizer: {0}")]
     Tokenizer(String),
@@ -62,4 +64,13 @@ pub enum TaskError {
     },
     #[error("unknown GLUE task `{0}`; expected one of cola, sst-2, mrpc, sts-b, qqp, mnli, qnli, rte, wnli")]
     UnknownTask(String),
+}
+
+impl From<WriteError> for TaskError {
+    fn from(e: WriteError) -> Self {
+        TaskError::Write {
+            path: e.path,
+            source: e.source,
+        }
+    }
 }

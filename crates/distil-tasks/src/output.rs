@@ -1,28 +1,11 @@
-//! Result files are written to a temporary file in the target folder, then renamed over the
-//! target, so an interrupted run never leaves a half-written file.
+//! Result files written as pretty JSON through `distil_core::fs::write_atomically`, so an
+//! interrupted run never leaves a half-written file.
 
-use std::io::Write;
 use std::path::Path;
 
-use crate::TaskError;
+use distil_core::fs::write_atomically;
 
-/// Writes `bytes` to `path` atomically, creating the parent folder when missing.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), TaskError> {
-    let error = |source: std::io::Error| TaskError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).map_err(error)?;
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(error)?;
-    file.write_all(bytes).map_err(error)?;
-    file.as_file().sync_all().map_err(error)?;
-    file.persist(path).map_err(|e| error(e.error))?;
-    Ok(())
-}
+use crate::TaskError;
 
 /// Writes `value` as pretty JSON to `path` atomically.
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), TaskError> {
@@ -31,5 +14,5 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), Tas
         source: e.into(),
     })?;
     bytes.push(b'\n');
-    write_atomically(path, &bytes)
+    Ok(write_atomically(path, &bytes)?)
 }

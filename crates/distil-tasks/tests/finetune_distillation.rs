@@ -5,26 +5,21 @@
 // Test helpers unwrap like the tests they serve.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use distil_data::load_tokenizer;
 use distil_tasks::finetune::glue_run::Classifier;
 use distil_tasks::finetune::squad_run::Reader;
 use distil_tasks::finetune::{
     Batching, DistillationConfig, GlueData, GlueFineTune, SequenceClassifier, SpanExtractor,
-    SquadData, SquadFineTune,
+    SquadData, SquadFineTune, TaskModel,
 };
 use distil_tasks::glue::{GlueEncoder, GlueFeature, GlueFeatureConfig};
 use distil_tasks::squad::{DecodeConfig, SquadFeatureConfig, SquadFeaturizer, SquadVersion};
 use distil_tasks::{ClassificationBatch, GlueSplit, GlueTask, SegmentIds};
+use distil_testkit::{fixture, repo_path};
 use distil_train::loss::soft_target_kl;
 use tch::Device;
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../data/fixtures")
-        .join(name)
-}
 
 fn mnli_pairs() -> (GlueData, i64) {
     let tokenizer = load_tokenizer(&fixture("distilbert-mlm").display().to_string()).unwrap();
@@ -49,6 +44,22 @@ fn labels() -> Vec<String> {
         .to_vec()
 }
 
+/// The MNLI fine-tune of `student` with only the soft-target loss against `teacher`.
+fn soft_targets_only<'a>(
+    data: &'a GlueData,
+    pad_id: i64,
+    student: &'a TaskModel<SequenceClassifier>,
+    teacher: &'a TaskModel<SequenceClassifier>,
+) -> GlueFineTune<'a> {
+    GlueFineTune::new(
+        data,
+        Classifier::from(student),
+        Some(Classifier::from(teacher)),
+        ONLY_KD,
+        batching(pad_id),
+    )
+}
+
 fn batching(pad_id: i64) -> Batching {
     Batching {
         pad_id,
@@ -70,13 +81,7 @@ fn a_teacher_identical_to_the_student_gives_zero_soft_target_loss() {
     for name in ["distilbert-seqcls", "bert-seqcls"] {
         let student = SequenceClassifier::load(&fixture(name), &labels(), Device::Cpu).unwrap();
         let teacher = SequenceClassifier::load(&fixture(name), &labels(), Device::Cpu).unwrap();
-        let objective = GlueFineTune::new(
-            &data,
-            Classifier::from(&student),
-            Some(Classifier::from(&teacher)),
-            ONLY_KD,
-            batching(pad_id),
-        );
+        let objective = soft_targets_only(&data, pad_id, &student, &teacher);
         // Dropout off (as at step 0 of a run with dropout 0): KL(p || p) = 0 exactly.
         let loss = objective.loss(&features, false);
         assert_eq!(loss.total.double_value(&[]), 0.0, "{name}");
@@ -98,8 +103,7 @@ fn a_teacher_identical_to_the_student_gives_zero_soft_target_loss() {
         },
     )
     .unwrap();
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/squad/dev-v2.0-first5articles.json");
+    let path = repo_path("data/squad/dev-v2.0-first5articles.json");
     let mut examples = distil_tasks::squad::read_squad(&path, Default::default())
         .unwrap()
         .examples;
@@ -136,13 +140,7 @@ fn a_bert_teacher_gets_segment_ids_that_a_distilbert_student_does_not_take() {
         SequenceClassifier::load(&fixture("bert-seqcls"), &labels(), Device::Cpu).unwrap();
     assert_eq!(student.segments(), SegmentIds::Drop);
     assert_eq!(teacher.segments(), SegmentIds::Keep);
-    let objective = GlueFineTune::new(
-        &data,
-        Classifier::from(&student),
-        Some(Classifier::from(&teacher)),
-        ONLY_KD,
-        batching(pad_id),
-    );
+    let objective = soft_targets_only(&data, pad_id, &student, &teacher);
     let got = objective.loss(&features, false).total.double_value(&[]);
 
     let batch = ClassificationBatch::collate(&features, pad_id, SegmentIds::Keep);

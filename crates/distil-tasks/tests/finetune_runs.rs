@@ -15,18 +15,9 @@ use distil_tasks::finetune::{
 };
 use distil_tasks::squad::{evaluate, SquadVersion};
 use distil_tasks::GlueTask;
+use distil_testkit::{fixture_arg, read_json, repo_path};
 use distil_train::Interrupt;
 use tch::Device;
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
-}
-
-fn fixture(name: &str) -> String {
-    repo("data/fixtures").join(name).display().to_string()
-}
 
 /// Runs seed libtorch's one global generator: tests that train must not run side by side,
 /// or one consumes the other's random numbers and the seeded results change.
@@ -48,14 +39,26 @@ fn options() -> LoopOptions {
     }
 }
 
-fn read_json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+/// A GLUE run of the fixture `model` with the fixture `tokenizer` on sequences of 64 tokens,
+/// writing below `out`.
+fn glue_config(model: &str, tokenizer: &str, out: &Path) -> GlueRunConfig {
+    let mut config = GlueRunConfig::default();
+    config.model.source = Some(fixture_arg(model));
+    config.model.tokenizer = Some(fixture_arg(tokenizer));
+    config.features.max_seq_length = 64;
+    config.output.dir = out.to_path_buf();
+    config
+}
+
+/// The MNLI rows shipped with these tests.
+fn mnli_dir() -> PathBuf {
+    repo_path("crates/distil-tasks/tests/data/glue/MNLI")
 }
 
 /// Writes an SST-2 folder from the shipped train file: `train` rows to train on, the next
 /// `dev` rows as a held-out dev set, and a 5-row test file.
 fn sst2_slice(dir: &Path, train: usize, dev: usize) -> Vec<usize> {
-    let text = std::fs::read_to_string(repo("data/glue/SST-2/train.tsv")).unwrap();
+    let text = std::fs::read_to_string(repo_path("data/glue/SST-2/train.tsv")).unwrap();
     let mut lines = text.lines();
     let header = lines.next().unwrap();
     let rows: Vec<&str> = lines.take(train + dev).collect();
@@ -90,15 +93,15 @@ fn a_tiny_sst2_fine_tune_beats_the_majority_class_and_reloads() {
     let positives = dev_labels.iter().filter(|&&l| l == 1).count() as f64;
     let majority = positives.max(dev_labels.len() as f64 - positives) / dev_labels.len() as f64;
 
-    let mut config = GlueRunConfig::default();
-    config.model.source = Some(fixture("distilbert-seqcls"));
-    config.model.tokenizer = Some(fixture("distilbert-mlm"));
+    let mut config = glue_config(
+        "distilbert-seqcls",
+        "distilbert-mlm",
+        &work.path().join("experiments"),
+    );
     config.data.dir = Some(data);
-    config.features.max_seq_length = 64;
     config.training.train_batch_size = 32;
     config.training.learning_rate = 1e-3;
     config.training.epochs = 3;
-    config.output.dir = work.path().join("experiments");
     config.output.run_name = Some("sst2".into());
     let summary = finetune_glue(GlueTask::Sst2, &config, Device::Cpu, &options()).unwrap();
     let accuracy = summary.metrics["acc"];
@@ -148,17 +151,13 @@ fn a_tiny_sst2_fine_tune_beats_the_majority_class_and_reloads() {
 fn mnli_distillation_from_a_bert_teacher_writes_matched_and_mismatched_results() {
     let _rng = torch_rng();
     let work = tempfile::tempdir().unwrap();
-    let mut config = GlueRunConfig::default();
     // Both fixtures have 3-label heads, so the student's head loads and the teacher's is
     // a trained one.
-    config.model.source = Some(fixture("distilbert-seqcls"));
-    config.model.tokenizer = Some(fixture("distilbert-mlm"));
-    config.model.teacher = Some(fixture("bert-seqcls"));
-    config.data.dir = Some(repo("crates/distil-tasks/tests/data/glue/MNLI"));
-    config.features.max_seq_length = 64;
+    let mut config = glue_config("distilbert-seqcls", "distilbert-mlm", work.path());
+    config.model.teacher = Some(fixture_arg("bert-seqcls"));
+    config.data.dir = Some(mnli_dir());
     config.training.epochs = 1;
     config.training.logging_steps = 1;
-    config.output.dir = work.path().to_path_buf();
     config.output.run_name = Some("mnli-kd".into());
     let summary = finetune_glue(GlueTask::Mnli, &config, Device::Cpu, &options()).unwrap();
     assert!(summary.metrics.contains_key("mnli/acc"));
@@ -188,9 +187,9 @@ fn a_tiny_squad_run_writes_predictions_the_evaluator_scores() {
         version: SquadVersion::V2,
         ..SquadRunConfig::default()
     };
-    config.model.source = Some(fixture("distilbert-qa"));
-    config.model.tokenizer = Some(fixture("distilbert-mlm"));
-    config.data.dev_file = repo("data/squad/dev-v2.0-first5articles.json");
+    config.model.source = Some(fixture_arg("distilbert-qa"));
+    config.model.tokenizer = Some(fixture_arg("distilbert-mlm"));
+    config.data.dev_file = repo_path("data/squad/dev-v2.0-first5articles.json");
     config.data.dev_train_share = Some(0.5);
     config.data.max_train_examples = Some(40);
     config.data.max_eval_examples = Some(30);
@@ -259,12 +258,8 @@ fn a_tiny_squad_run_writes_predictions_the_evaluator_scores() {
 #[test]
 fn evaluating_a_model_without_a_trained_head_is_refused() {
     let work = tempfile::tempdir().unwrap();
-    let mut config = GlueRunConfig::default();
     // A 3-label head cannot serve SST-2's 2 labels.
-    config.model.source = Some(fixture("distilbert-seqcls"));
-    config.model.tokenizer = Some(fixture("distilbert-mlm"));
-    config.features.max_seq_length = 64;
-    config.output.dir = work.path().to_path_buf();
+    let config = glue_config("distilbert-seqcls", "distilbert-mlm", work.path());
     tch::set_num_threads(1);
     let err = eval_glue(GlueTask::Sst2, &config, Device::Cpu).unwrap_err();
     let message = err.to_string();
@@ -276,15 +271,11 @@ fn evaluating_a_model_without_a_trained_head_is_refused() {
 fn an_interrupted_run_resumes_to_the_same_model_as_an_uninterrupted_one() {
     let _rng = torch_rng();
     let work = tempfile::tempdir().unwrap();
-    let mut config = GlueRunConfig::default();
-    config.model.source = Some(fixture("bert-seqcls"));
-    config.model.tokenizer = Some(fixture("bert-mlm"));
-    config.data.dir = Some(repo("crates/distil-tasks/tests/data/glue/MNLI"));
-    config.features.max_seq_length = 64;
+    let mut config = glue_config("bert-seqcls", "bert-mlm", work.path());
+    config.data.dir = Some(mnli_dir());
     config.training.epochs = 2;
     config.training.train_batch_size = 1;
     config.training.learning_rate = 1e-3;
-    config.output.dir = work.path().to_path_buf();
 
     config.output.run_name = Some("straight".into());
     let straight = finetune_glue(GlueTask::Mnli, &config, Device::Cpu, &options()).unwrap();

@@ -9,12 +9,11 @@ use std::path::{Path, PathBuf};
 use distil_data::load_tokenizer;
 use distil_tasks::glue::{ClassificationBatch, GlueEncoder, GlueFeatureConfig};
 use distil_tasks::{GlueExample, GlueLabel, GlueSplit, GlueTask, SegmentIds, TaskError};
+use distil_testkit::{repo_path, vocab_dir};
 use tch::Kind;
 
 fn shipped(task: GlueTask) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../data/glue")
-        .join(task.dir_name())
+    repo_path("data/glue").join(task.dir_name())
 }
 
 fn test_data(relative: &str) -> PathBuf {
@@ -24,8 +23,13 @@ fn test_data(relative: &str) -> PathBuf {
 }
 
 fn tokenizer() -> tokenizers::Tokenizer {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/vocab/bert-base-uncased");
-    load_tokenizer(dir.to_str().unwrap()).unwrap()
+    load_tokenizer(vocab_dir().to_str().unwrap()).unwrap()
+}
+
+/// Why reading the file `relative` (below `tests/data`) as a dev split of `task` fails.
+fn read_error(task: GlueTask, relative: &str) -> TaskError {
+    task.read_examples(GlueSplit::Dev, &test_data(relative))
+        .unwrap_err()
 }
 
 fn class_counts(task: GlueTask, split: GlueSplit) -> Vec<usize> {
@@ -201,10 +205,7 @@ fn mnli_files_in_the_distributed_layout() {
 
 #[test]
 fn a_short_row_names_the_file_and_line() {
-    let path = test_data("bad/short_row_RTE.tsv");
-    let err = GlueTask::Rte
-        .read_examples(GlueSplit::Dev, &path)
-        .unwrap_err();
+    let err = read_error(GlueTask::Rte, "bad/short_row_RTE.tsv");
     assert!(
         matches!(
             &err,
@@ -223,10 +224,7 @@ fn a_short_row_names_the_file_and_line() {
 
 #[test]
 fn an_unknown_label_names_the_file_line_and_label() {
-    let path = test_data("bad/unknown_label_RTE.tsv");
-    let err = GlueTask::Rte
-        .read_examples(GlueSplit::Dev, &path)
-        .unwrap_err();
+    let err = read_error(GlueTask::Rte, "bad/unknown_label_RTE.tsv");
     let message = err.to_string();
     assert!(
         matches!(err, TaskError::UnknownLabel { line: 3, .. }),
@@ -235,9 +233,7 @@ fn an_unknown_label_names_the_file_line_and_label() {
     assert!(message.contains("unknown_label_RTE.tsv:3"), "{message}");
     assert!(message.contains("`contradiction`"), "{message}");
     // The same file read as a task with other labels fails on its first row.
-    let err = GlueTask::Wnli
-        .read_examples(GlueSplit::Dev, &path)
-        .unwrap_err();
+    let err = read_error(GlueTask::Wnli, "bad/unknown_label_RTE.tsv");
     assert!(
         matches!(err, TaskError::UnknownLabel { line: 2, .. }),
         "{err}"

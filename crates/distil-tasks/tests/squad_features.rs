@@ -14,16 +14,15 @@ use distil_tasks::squad::{
     SquadFeaturizer, SquadVersion,
 };
 use distil_tasks::{SegmentIds, TaskError};
+use distil_testkit::{repo_path, vocab_dir};
 
 fn shipped_squad() -> SquadDataset {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/squad/dev-v2.0-first5articles.json");
+    let path = repo_path("data/squad/dev-v2.0-first5articles.json");
     read_squad(&path, BadAnswerPolicy::Error).unwrap()
 }
 
 fn featurizer(config: &SquadFeatureConfig) -> SquadFeaturizer {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/vocab/bert-base-uncased");
-    let tokenizer = load_tokenizer(dir.to_str().unwrap()).unwrap();
+    let tokenizer = load_tokenizer(vocab_dir().to_str().unwrap()).unwrap();
     SquadFeaturizer::new(&tokenizer, config).unwrap()
 }
 

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use distil_core::config::InvalidKey;
 use distil_core::nn::{
-    check_positive, label_count, read_config_file, Activation, HfConfig, ModelError,
+    check_heads_divide, check_model_type, check_positive, check_tied_embeddings, label_count,
+    read_config_file, Activation, HfConfig, ModelError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -108,15 +109,10 @@ impl HfConfig for BertConfig {
             ("max_position_embeddings", self.max_position_embeddings),
             ("type_vocab_size", self.type_vocab_size),
         ])?;
-        if self.hidden_size % self.num_attention_heads != 0 {
-            return Err(InvalidKey::new(
-                "num_attention_heads",
-                format!(
-                    "{} heads do not divide hidden_size {}",
-                    self.num_attention_heads, self.hidden_size
-                ),
-            ));
-        }
+        check_heads_divide(
+            ("num_attention_heads", self.num_attention_heads),
+            ("hidden_size", self.hidden_size),
+        )?;
         if self.position_embedding_type != "absolute" {
             return Err(InvalidKey::new(
                 "position_embedding_type",
@@ -126,19 +122,7 @@ impl HfConfig for BertConfig {
                 ),
             ));
         }
-        // The MLM decoder shares the word-embedding tensor; an untied file would be misread.
-        if self.extra.get("tie_word_embeddings") == Some(&Value::Bool(false)) {
-            return Err(InvalidKey::new(
-                "tie_word_embeddings",
-                "untied output embeddings are not supported",
-            ));
-        }
-        if self.model_type != "bert" {
-            return Err(InvalidKey::new(
-                "model_type",
-                format!("expected \"bert\", found \"{}\"", self.model_type),
-            ));
-        }
-        Ok(())
+        check_tied_embeddings(&self.extra)?;
+        check_model_type(&self.model_type, "bert")
     }
 }

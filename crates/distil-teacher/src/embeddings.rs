@@ -1,6 +1,6 @@
-//! `BertEmbeddings`: word + absolute position + token-type embeddings, LayerNorm, dropout.
+//! `BertEmbeddings`: word + token-type + absolute position embeddings, LayerNorm, dropout.
 
-use distil_core::nn::{dropout, embedding, layer_norm};
+use distil_core::nn::{embedding, WordEmbeddings, WordEmbeddingsShape};
 use distil_core::EncoderInput;
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
@@ -9,25 +9,25 @@ use crate::BertConfig;
 
 #[derive(Debug)]
 pub struct BertEmbeddings {
-    pub word_embeddings: nn::Embedding,
+    /// `word_embeddings`, `LayerNorm` and the dropout.
+    pub words: WordEmbeddings,
     pub position_embeddings: nn::Embedding,
     pub token_type_embeddings: nn::Embedding,
-    /// HF `LayerNorm`.
-    pub layer_norm: nn::LayerNorm,
-    dropout: f64,
 }
 
 impl BertEmbeddings {
     pub fn new(p: nn::Path, config: &BertConfig) -> Self {
         let (dim, init) = (config.hidden_size, config.initializer_range);
+        let shape = WordEmbeddingsShape {
+            vocab_size: config.vocab_size,
+            dim,
+            pad_token_id: config.pad_token_id,
+            layer_norm_eps: config.layer_norm_eps,
+            dropout: config.hidden_dropout_prob,
+            init_range: init,
+        };
         Self {
-            word_embeddings: embedding(
-                &p / "word_embeddings",
-                config.vocab_size,
-                dim,
-                init,
-                config.pad_token_id,
-            ),
+            words: WordEmbeddings::new(&p, &shape),
             position_embeddings: embedding(
                 &p / "position_embeddings",
                 config.max_position_embeddings,
@@ -42,8 +42,6 @@ impl BertEmbeddings {
                 init,
                 None,
             ),
-            layer_norm: layer_norm(&p / "LayerNorm", dim, config.layer_norm_eps),
-            dropout: config.hidden_dropout_prob,
         }
     }
 
@@ -57,9 +55,7 @@ impl BertEmbeddings {
                 .token_type_embeddings
                 .forward(&ids.zeros_like().to_kind(Kind::Int64)),
         };
-        let summed = self.word_embeddings.forward(ids)
-            + token_types
-            + self.position_embeddings.forward(&positions);
-        dropout(&self.layer_norm.forward(&summed), self.dropout, train)
+        let positions = self.position_embeddings.forward(&positions);
+        self.words.forward_t(ids, &[token_types, positions], train)
     }
 }

@@ -1,89 +1,35 @@
-//! `BertLayer` (attention, `intermediate`, `output`) and `BertEncoder` (the layer stack).
+//! BERT's encoder: the shared transformer layer under BERT's weight names
+//! (`attention.self.query`, `attention.output.dense`, `intermediate.dense`, `output.dense`, ...).
 
-use distil_core::nn::{linear, Activation, AttentionMask, EncoderLayer};
-use tch::nn::{self, Module};
-use tch::Tensor;
+use distil_core::nn::{Encoder, LayerNames, LayerShape};
+use tch::nn;
 
-use crate::attention::{BertAttention, BertSelfOutput};
 use crate::BertConfig;
 
-/// `intermediate.dense` followed by the configured activation.
-#[derive(Debug)]
-pub struct BertIntermediate {
-    pub dense: nn::Linear,
-    activation: Activation,
-}
+/// Each weight of a `BertLayer` below `encoder.layer.N`.
+pub const BERT_LAYER_NAMES: LayerNames = LayerNames {
+    query: "attention.self.query",
+    key: "attention.self.key",
+    value: "attention.self.value",
+    attention_output: "attention.output.dense",
+    attention_norm: "attention.output.LayerNorm",
+    ffn_in: "intermediate.dense",
+    ffn_out: "output.dense",
+    output_norm: "output.LayerNorm",
+};
 
-impl BertIntermediate {
-    pub fn new(p: nn::Path, config: &BertConfig) -> Self {
-        Self {
-            dense: linear(
-                &p / "dense",
-                config.hidden_size,
-                config.intermediate_size,
-                config.initializer_range,
-            ),
-            activation: config.hidden_act,
-        }
-    }
-
-    pub fn forward(&self, hidden: &Tensor) -> Tensor {
-        self.activation.forward(&self.dense.forward(hidden))
-    }
-}
-
-/// The feed-forward output block has the same shape of computation as the attention's
-/// output (dense, dropout, residual LayerNorm), from the intermediate width.
-pub type BertOutput = BertSelfOutput;
-
-#[derive(Debug)]
-pub struct BertLayer {
-    pub attention: BertAttention,
-    pub intermediate: BertIntermediate,
-    pub output: BertOutput,
-}
-
-impl BertLayer {
-    pub fn new(p: nn::Path, config: &BertConfig) -> Self {
-        Self {
-            attention: BertAttention::new(&p / "attention", config),
-            intermediate: BertIntermediate::new(&p / "intermediate", config),
-            output: BertOutput::new(&p / "output", config, config.intermediate_size),
-        }
-    }
-}
-
-impl EncoderLayer for BertLayer {
-    fn forward_t(
-        &self,
-        hidden: &Tensor,
-        mask: &AttentionMask,
-        train: bool,
-        output_attentions: bool,
-    ) -> (Tensor, Option<Tensor>) {
-        let (attended, probs) = self
-            .attention
-            .forward_t(hidden, mask, train, output_attentions);
-        let intermediate = self.intermediate.forward(&attended);
-        (
-            self.output.forward_t(&intermediate, &attended, train),
-            probs,
-        )
-    }
-}
-
-#[derive(Debug)]
-pub struct BertEncoder {
-    pub layer: Vec<BertLayer>,
-}
-
-impl BertEncoder {
-    pub fn new(p: nn::Path, config: &BertConfig) -> Self {
-        let layers = &p / "layer";
-        Self {
-            layer: (0..config.num_hidden_layers)
-                .map(|i| BertLayer::new(&layers / i, config))
-                .collect(),
-        }
-    }
+/// `BertEncoder`: `config.num_hidden_layers` layers below `p`.
+pub fn bert_encoder(p: nn::Path, config: &BertConfig) -> Encoder {
+    let shape = LayerShape {
+        dim: config.hidden_size,
+        n_heads: config.num_attention_heads,
+        ffn_dim: config.intermediate_size,
+        activation: config.hidden_act,
+        attention_dropout: config.attention_probs_dropout_prob,
+        attention_output_dropout: config.hidden_dropout_prob,
+        ffn_dropout: config.hidden_dropout_prob,
+        layer_norm_eps: config.layer_norm_eps,
+        init_range: config.initializer_range,
+    };
+    Encoder::new(p, config.num_hidden_layers, &BERT_LAYER_NAMES, &shape)
 }

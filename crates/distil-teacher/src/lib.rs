@@ -2,7 +2,6 @@
 //! `BertForQuestionAnswering`) computing exactly what `transformers` computes. Variable names
 //! equal HF state-dict keys, so HF checkpoints load as they are.
 
-pub mod attention;
 pub mod config;
 pub mod embeddings;
 pub mod layer;

@@ -2,78 +2,38 @@
 //! weight is the word-embedding tensor itself.
 
 use distil_core::checkpoint::LoadSpec;
-use distil_core::nn::{layer_norm, linear, Activation, MaskedLmOutput, PretrainedModel};
+use distil_core::nn::{MaskedLmOutput, MlmHead, MlmHeadNames, PretrainedModel};
 use distil_core::{EncoderInput, EncoderOutput, MaskedLanguageModel};
-use tch::nn::{self, Module};
+use tch::nn;
 use tch::Tensor;
 
 use crate::{BertConfig, BertModel};
 
-/// `transform.dense`, activation, `transform.LayerNorm`.
-#[derive(Debug)]
-pub struct BertPredictionHeadTransform {
-    pub dense: nn::Linear,
-    /// HF `LayerNorm`.
-    pub layer_norm: nn::LayerNorm,
-    activation: Activation,
-}
-
-impl BertPredictionHeadTransform {
-    pub fn new(p: nn::Path, config: &BertConfig) -> Self {
-        let dim = config.hidden_size;
-        Self {
-            dense: linear(&p / "dense", dim, dim, config.initializer_range),
-            layer_norm: layer_norm(&p / "LayerNorm", dim, config.layer_norm_eps),
-            activation: config.hidden_act,
-        }
-    }
-
-    pub fn forward(&self, hidden: &Tensor) -> Tensor {
-        self.layer_norm
-            .forward(&self.activation.forward(&self.dense.forward(hidden)))
-    }
-}
-
-/// `cls.predictions`: the transform, then a decoder sharing the word embeddings' tensor
-/// (not a second variable, so training updates one matrix, as HF's tie does) plus the
-/// variable `cls.predictions.bias`.
-#[derive(Debug)]
-pub struct BertLMPredictionHead {
-    pub transform: BertPredictionHeadTransform,
-    pub decoder_weight: Tensor,
-    pub bias: Tensor,
-}
-
-impl BertLMPredictionHead {
-    pub fn new(p: nn::Path, config: &BertConfig, word_embeddings: &Tensor) -> Self {
-        Self {
-            transform: BertPredictionHeadTransform::new(&p / "transform", config),
-            decoder_weight: word_embeddings.shallow_clone(),
-            bias: p.zeros("bias", &[config.vocab_size]),
-        }
-    }
-
-    pub fn forward(&self, hidden: &Tensor) -> Tensor {
-        self.transform
-            .forward(hidden)
-            .linear(&self.decoder_weight, Some(&self.bias))
-    }
-}
+/// `cls.predictions`: `transform.dense`, activation, `transform.LayerNorm`, then the decoder
+/// sharing the word embeddings' tensor, plus the variable `cls.predictions.bias`.
+pub const BERT_MLM_HEAD_NAMES: MlmHeadNames = MlmHeadNames {
+    transform: "cls.predictions.transform.dense",
+    layer_norm: "cls.predictions.transform.LayerNorm",
+    bias_module: "cls.predictions",
+};
 
 #[derive(Debug)]
 pub struct BertForMaskedLM {
     pub bert: BertModel,
-    pub predictions: BertLMPredictionHead,
+    pub predictions: MlmHead,
     config: BertConfig,
 }
 
 impl BertForMaskedLM {
     pub fn new(p: nn::Path, config: &BertConfig) -> Self {
         let bert = BertModel::new(&p / "bert", config, false);
-        let predictions = BertLMPredictionHead::new(
-            &p / "cls" / "predictions",
-            config,
-            &bert.embeddings.word_embeddings.ws,
+        let predictions = MlmHead::new(
+            &p,
+            &BERT_MLM_HEAD_NAMES,
+            &bert.embeddings.words.word_embeddings.ws,
+            config.hidden_act,
+            config.layer_norm_eps,
+            config.initializer_range,
         );
         Self {
             bert,

@@ -5,15 +5,14 @@ use std::path::Path;
 
 use distil_core::checkpoint::LoadSpec;
 use distil_core::nn::{
-    build_and_load, linear, read_config_file, read_weights, run_layers, AttentionMask, ModelError,
-    Pretrained,
+    build_and_load, linear, read_config_file, read_weights, Encoder, ModelError, Pretrained,
 };
 use distil_core::{EncoderInput, EncoderOutput};
 use tch::nn::{self, Module};
 use tch::{Device, Tensor};
 
 use crate::embeddings::BertEmbeddings;
-use crate::layer::BertEncoder;
+use crate::layer::bert_encoder;
 use crate::BertConfig;
 
 /// `pooler.dense` and tanh on the first ([CLS]) token.
@@ -39,7 +38,7 @@ impl BertPooler {
 #[derive(Debug)]
 pub struct BertModel {
     pub embeddings: BertEmbeddings,
-    pub encoder: BertEncoder,
+    pub encoder: Encoder,
     pub pooler: Option<BertPooler>,
 }
 
@@ -48,22 +47,15 @@ impl BertModel {
     pub fn new(p: nn::Path, config: &BertConfig, add_pooling_layer: bool) -> Self {
         Self {
             embeddings: BertEmbeddings::new(&p / "embeddings", config),
-            encoder: BertEncoder::new(&p / "encoder", config),
+            encoder: bert_encoder(&p / "encoder", config),
             pooler: add_pooling_layer.then(|| BertPooler::new(&p / "pooler", config)),
         }
     }
 
     /// Every hidden state (embeddings, then each layer) and, when asked for, the attentions.
     pub fn forward_t(&self, input: &EncoderInput, train: bool) -> EncoderOutput {
-        let mask = AttentionMask::new(input.attention_mask);
         let embeddings = self.embeddings.forward_t(input, train);
-        run_layers(
-            embeddings,
-            &self.encoder.layer,
-            &mask,
-            train,
-            input.output_attentions,
-        )
+        self.encoder.forward_t(embeddings, input, train)
     }
 
     /// The pooler's output for an encoder output, when this model has a pooler.

@@ -1,30 +1,30 @@
 //! `BertForSequenceClassification`: pooler, dropout, `classifier`.
 
 use distil_core::checkpoint::LoadSpec;
-use distil_core::nn::{dropout, linear, PretrainedModel, SequenceClassifierOutput};
+use distil_core::nn::{ClassifierHead, PretrainedModel, SequenceClassifierOutput};
 use distil_core::EncoderInput;
-use tch::nn::{self, Module};
+use tch::nn;
 
 use crate::{BertConfig, BertModel};
 
 #[derive(Debug)]
 pub struct BertForSequenceClassification {
     pub bert: BertModel,
-    pub classifier: nn::Linear,
-    dropout: f64,
+    /// Dropout (`classifier_dropout`) and `classifier` on the pooler's output.
+    pub classifier: ClassifierHead,
 }
 
 impl BertForSequenceClassification {
     pub fn new(p: nn::Path, config: &BertConfig) -> Self {
         Self {
             bert: BertModel::new(&p / "bert", config, true),
-            classifier: linear(
-                &p / "classifier",
+            classifier: ClassifierHead::new(
+                &p,
                 config.hidden_size,
                 config.num_labels(),
+                config.classifier_dropout(),
                 config.initializer_range,
             ),
-            dropout: config.classifier_dropout(),
         }
     }
 
@@ -36,10 +36,7 @@ impl BertForSequenceClassification {
             .bert
             .pooled(&encoder)
             .expect("built with a pooling layer");
-        let logits = self
-            .classifier
-            .forward(&dropout(&pooled, self.dropout, train));
-        SequenceClassifierOutput { encoder, logits }
+        self.classifier.forward_t(encoder, &pooled, train)
     }
 }
 

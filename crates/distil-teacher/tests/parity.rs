@@ -2,52 +2,32 @@
 //! on real all-MiniLM-L6-v2 weights.
 #![allow(clippy::unwrap_used)] // test helpers, like tests, may unwrap
 
-mod common;
-
-use common::*;
 use distil_core::nn::PretrainedModel;
 use distil_core::{EncoderInput, MaskedLanguageModel};
 use distil_teacher::{
     BertConfig, BertForMaskedLM, BertForQuestionAnswering, BertForSequenceClassification, BertModel,
 };
+use distil_testkit::hf_parity::{
+    assert_hf_names, check_classifier, check_masked_lm, check_span_extractor, config_without,
+    expected, fixture_input, inputs, required_env_dir, PARITY_TOL,
+};
+use distil_testkit::{assert_close, error_chain, fixture, max_abs_diff};
 use tch::{Device, Kind, Tensor};
-
-const TOL: f64 = 1e-5;
-
-fn input(batch: &std::collections::BTreeMap<String, Tensor>, eager: bool) -> EncoderInput<'_> {
-    let mut input = EncoderInput::new(&batch["input_ids"], &batch["attention_mask"])
-        .with_token_types(&batch["token_type_ids"]);
-    input.output_attentions = eager;
-    input
-}
 
 #[test]
 fn masked_lm_matches_transformers_on_sdpa_and_eager_paths() {
-    let name = "bert-mlm";
-    let loaded = BertForMaskedLM::from_pretrained(&fixtures().join(name), Device::Cpu).unwrap();
-    assert_hf_names(&loaded.vs, name);
-    assert!(loaded.report.unexpected.is_empty(), "{}", loaded.report);
-    let (batch, want) = (inputs(), expected(name));
-    for eager in [false, true] {
-        let out = loaded.model.forward_t(&input(&batch, eager), false);
-        assert_eq!(out.encoder.attentions.is_some(), eager);
-        assert_encoder_close(name, &out.encoder, &want, TOL);
-        assert_close("bert-mlm logits", &out.logits, &want["logits"], TOL);
-    }
-    // The trait view computes the same logits from the last hidden state.
+    let loaded = check_masked_lm("bert-mlm", |m: &BertForMaskedLM, input| {
+        m.forward_t(input, false)
+    });
     let model = &loaded.model;
-    let encoded = model.encode(&input(&batch, false), false);
-    let logits = model.mlm_logits(encoded.last_hidden_state(), false);
-    assert_close("trait logits", &logits, &want["logits"], TOL);
     assert_eq!((model.hidden_size(), model.vocab_size()), (32, 1000));
 }
 
 #[test]
 fn decoder_weight_is_the_word_embedding_tensor() {
-    let loaded =
-        BertForMaskedLM::from_pretrained(&fixtures().join("bert-mlm"), Device::Cpu).unwrap();
+    let loaded = BertForMaskedLM::from_pretrained(&fixture("bert-mlm"), Device::Cpu).unwrap();
     let model = &loaded.model;
-    let embeddings = &model.bert.embeddings.word_embeddings.ws;
+    let embeddings = &model.bert.embeddings.words.word_embeddings.ws;
     assert_eq!(
         model.predictions.decoder_weight.data_ptr(),
         embeddings.data_ptr()
@@ -61,42 +41,31 @@ fn decoder_weight_is_the_word_embedding_tensor() {
 
 #[test]
 fn sequence_classification_matches_transformers() {
-    let name = "bert-seqcls";
-    let loaded =
-        BertForSequenceClassification::from_pretrained(&fixtures().join(name), Device::Cpu)
-            .unwrap();
-    assert_hf_names(&loaded.vs, name);
-    assert!(
-        loaded.report.missing_allowed.is_empty(),
-        "{}",
-        loaded.report
-    );
-    let (batch, want) = (inputs(), expected(name));
-    let out = loaded.model.forward_t(&input(&batch, true), false);
-    assert_encoder_close(name, &out.encoder, &want, TOL);
-    assert_close("bert-seqcls logits", &out.logits, &want["logits"], TOL);
+    let (loaded, out) =
+        check_classifier("bert-seqcls", |m: &BertForSequenceClassification, input| {
+            m.forward_t(input, false)
+        });
+    let want = expected("bert-seqcls");
     let pooled = loaded.model.bert.pooled(&out.encoder).unwrap();
-    assert_close("bert-seqcls pooler", &pooled, &want["pooler_output"], TOL);
+    assert_close(
+        "bert-seqcls pooler",
+        &pooled,
+        &want["pooler_output"],
+        PARITY_TOL,
+    );
 }
 
 #[test]
 fn question_answering_matches_transformers() {
-    let name = "bert-qa";
-    let loaded =
-        BertForQuestionAnswering::from_pretrained(&fixtures().join(name), Device::Cpu).unwrap();
-    assert_hf_names(&loaded.vs, name);
-    let (batch, want) = (inputs(), expected(name));
-    let out = loaded.model.forward_t(&input(&batch, true), false);
-    assert_encoder_close(name, &out.encoder, &want, TOL);
-    assert_close("start", &out.start_logits, &want["start_logits"], TOL);
-    assert_close("end", &out.end_logits, &want["end_logits"], TOL);
+    check_span_extractor("bert-qa", |m: &BertForQuestionAnswering, input| {
+        m.forward_t(input, false)
+    });
 }
 
 #[test]
 fn classifier_starts_fresh_from_an_mlm_checkpoint() {
     let loaded =
-        BertForSequenceClassification::from_pretrained(&fixtures().join("bert-mlm"), Device::Cpu)
-            .unwrap();
+        BertForSequenceClassification::from_pretrained(&fixture("bert-mlm"), Device::Cpu).unwrap();
     let fresh = &loaded.report.missing_allowed;
     for key in ["classifier.weight", "bert.pooler.dense.weight"] {
         assert!(fresh.iter().any(|k| k == key), "{key} not in {fresh:?}");
@@ -111,9 +80,8 @@ fn classifier_starts_fresh_from_an_mlm_checkpoint() {
 /// The MLM head must never be silently re-initialised: a checkpoint without it is an error.
 #[test]
 fn masked_lm_refuses_a_checkpoint_without_its_head() {
-    let err = BertForMaskedLM::from_pretrained(&fixtures().join("bert-seqcls"), Device::Cpu)
-        .unwrap_err()
-        .to_string();
+    let err = BertForMaskedLM::from_pretrained(&fixture("bert-seqcls"), Device::Cpu).unwrap_err();
+    let err = error_chain(&err);
     assert!(err.contains("cls.predictions"), "{err}");
 }
 
@@ -124,12 +92,11 @@ fn minilm_last_hidden_state_matches_transformers() {
     let loaded = BertModel::from_pretrained(&dir, Device::Cpu).unwrap();
     assert!(loaded.model.pooler.is_some());
     assert!(loaded.report.unexpected.is_empty(), "{}", loaded.report);
-    let batch = distil_core::checkpoint::read_tensors(
-        &fixtures().join("expected/minilm-inputs.safetensors"),
-    )
-    .unwrap();
+    let batch =
+        distil_core::checkpoint::read_tensors(&fixture("expected/minilm-inputs.safetensors"))
+            .unwrap();
     let want = expected("minilm");
-    let out = tch::no_grad(|| loaded.model.forward_t(&input(&batch, false), false));
+    let out = tch::no_grad(|| loaded.model.forward_t(&fixture_input(&batch, false), false));
     let diff = assert_close(
         "minilm last_hidden_state",
         out.last_hidden_state(),
@@ -142,11 +109,14 @@ fn minilm_last_hidden_state_matches_transformers() {
 /// Padding is invisible to real tokens and nothing overflows in fp32, bf16 and fp16.
 #[test]
 fn padding_masks_hold_in_fp32_bf16_and_fp16() {
-    let load = || BertForMaskedLM::from_pretrained(&fixtures().join("bert-mlm"), Device::Cpu);
+    let load = || BertForMaskedLM::from_pretrained(&fixture("bert-mlm"), Device::Cpu);
     let loaded = load().unwrap();
     let batch = inputs();
     let mask = &batch["attention_mask"];
-    let reference = loaded.model.forward_t(&input(&batch, false), false).logits;
+    let reference = loaded
+        .model
+        .forward_t(&fixture_input(&batch, false), false)
+        .logits;
     // Other ids at padded positions change nothing at real positions.
     let scrambled = batch["input_ids"].where_self(&mask.ne(0), &Tensor::from(17i64));
     let changed = loaded
@@ -167,7 +137,10 @@ fn padding_masks_hold_in_fp32_bf16_and_fp16() {
         let mut loaded = load().unwrap();
         loaded.vs.set_kind(kind);
         for eager in [false, true] {
-            let logits = loaded.model.forward_t(&input(&batch, eager), false).logits;
+            let logits = loaded
+                .model
+                .forward_t(&fixture_input(&batch, eager), false)
+                .logits;
             assert_eq!(logits.kind(), kind);
             let finite = logits.isfinite().all().int64_value(&[]);
             assert_eq!(finite, 1, "{kind:?} eager={eager}: non-finite logits");
@@ -180,12 +153,7 @@ fn padding_masks_hold_in_fp32_bf16_and_fp16() {
 
 #[test]
 fn config_missing_a_required_key_names_key_and_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(fixtures().join("bert-mlm/config.json")).unwrap();
-    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    json.as_object_mut().unwrap().remove("num_attention_heads");
-    let path = dir.path().join("config.json");
-    std::fs::write(&path, json.to_string()).unwrap();
+    let (_dir, path, mut json) = config_without("bert-mlm", "num_attention_heads");
     let err = BertConfig::from_file(&path).unwrap_err().to_string();
     assert!(err.contains("num_attention_heads"), "{err}");
     assert!(err.contains(&path.display().to_string()), "{err}");
@@ -207,7 +175,7 @@ fn config_missing_a_required_key_names_key_and_file() {
 
 #[test]
 fn config_round_trips_unknown_keys() {
-    let text = std::fs::read_to_string(fixtures().join("bert-seqcls/config.json")).unwrap();
+    let text = std::fs::read_to_string(fixture("bert-seqcls/config.json")).unwrap();
     let config: BertConfig = serde_json::from_str(&text).unwrap();
     assert_eq!(config.num_labels(), 3);
     assert!(config.extra.contains_key("transformers_version"));
@@ -220,12 +188,12 @@ fn config_round_trips_unknown_keys() {
 
 #[test]
 fn fresh_model_has_hf_names_and_initialisation() {
-    let text = std::fs::read_to_string(fixtures().join("bert-mlm/config.json")).unwrap();
+    let text = std::fs::read_to_string(fixture("bert-mlm/config.json")).unwrap();
     let config: BertConfig = serde_json::from_str(&text).unwrap();
     let vs = tch::nn::VarStore::new(Device::Cpu);
     let model = BertForMaskedLM::build(vs.root(), &config);
     assert_hf_names(&vs, "bert-mlm");
-    let pad = model.bert.embeddings.word_embeddings.ws.get(0);
+    let pad = model.bert.embeddings.words.word_embeddings.ws.get(0);
     assert_eq!(pad.abs().max().double_value(&[]), 0.0);
     assert_eq!(model.predictions.bias.abs().max().double_value(&[]), 0.0);
 }

@@ -5,11 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
+use distil_core::fs::write_atomically;
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 
 use crate::error::TrainError;
-use crate::fs::{sync_dir, sync_file, write_atomically};
+use crate::fs::{sync_dir, sync_file};
 use crate::optim::AdamW;
 use crate::state::TrainerState;
 

@@ -9,6 +9,8 @@ use distil_data::{DataConfig, DataError};
 use distil_distributed::{DistributedConfig, DistributedError};
 use serde::{Deserialize, Serialize};
 
+use crate::step::StepSwitches;
+
 /// Everything a `distil distill` run needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -20,6 +22,9 @@ pub struct DistillConfig {
     pub loss: LossConfig,
     pub optimizer: OptimizerConfig,
     pub training: TrainingConfig,
+    /// Where the vocabulary head runs and which attention kernel the encoders use (the same
+    /// losses either way).
+    pub step: StepSwitches,
     pub output: OutputConfig,
     /// Timeouts and gradient buckets under `torchrun` (ignored by a single process).
     pub distributed: DistributedConfig,
@@ -60,17 +65,15 @@ impl DistillConfig {
             if alpha != 0.0 {
                 return Err(InvalidKey::new(
                     key,
-                    format!("must be 0 with teacher.source: {NO_TEACHER} (found {alpha})"),
+                    format!("must be 0 with teacher.source: none (found {alpha})"),
                 ));
             }
         }
         if self.student.init == StudentInit::TeacherLayers {
             return Err(InvalidKey::new(
                 "student.init",
-                format!(
-                    "teacher_layers needs a teacher; with teacher.source: {NO_TEACHER} use \
-                     init: config or init: checkpoint"
-                ),
+                "teacher_layers needs a teacher; with teacher.source: none use init: config or \
+                 init: checkpoint",
             ));
         }
         Ok(())
@@ -103,8 +106,38 @@ impl Precision {
     }
 }
 
-/// `teacher.source` of a run without a teacher.
-pub const NO_TEACHER: &str = "none";
+/// Where the teacher comes from: `teacher.source` in YAML, a path or Hub id, or `none`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum TeacherSource {
+    /// `none`: no teacher; the student trains on the MLM loss alone.
+    None,
+    /// A local HF directory or a Hub id (`bert-base-uncased`).
+    Model(String),
+}
+
+impl TeacherSource {
+    const NONE: &'static str = "none";
+}
+
+impl From<String> for TeacherSource {
+    fn from(text: String) -> Self {
+        if text.trim() == Self::NONE {
+            TeacherSource::None
+        } else {
+            TeacherSource::Model(text)
+        }
+    }
+}
+
+impl From<TeacherSource> for String {
+    fn from(source: TeacherSource) -> Self {
+        match source {
+            TeacherSource::None => TeacherSource::NONE.to_string(),
+            TeacherSource::Model(source) => source,
+        }
+    }
+}
 
 /// The frozen teacher.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,7 +145,7 @@ pub const NO_TEACHER: &str = "none";
 pub struct TeacherConfig {
     /// A local HF directory or a Hub id (`bert-base-uncased`), or `none` to train the
     /// student on the MLM loss alone.
-    pub source: String,
+    pub source: TeacherSource,
     /// The teacher runs without gradients, so bf16 halves its memory at little cost.
     pub dtype: Precision,
 }
@@ -120,7 +153,7 @@ pub struct TeacherConfig {
 impl Default for TeacherConfig {
     fn default() -> Self {
         Self {
-            source: "bert-base-uncased".to_string(),
+            source: TeacherSource::Model("bert-base-uncased".to_string()),
             dtype: Precision::Fp32,
         }
     }
@@ -129,11 +162,11 @@ impl Default for TeacherConfig {
 impl TeacherConfig {
     /// `source: none`: the run has no teacher.
     pub fn is_none(&self) -> bool {
-        self.source.trim() == NO_TEACHER
+        self.source == TeacherSource::None
     }
 
     fn validate(&self) -> Result<(), InvalidKey> {
-        if self.source.trim().is_empty() {
+        if matches!(&self.source, TeacherSource::Model(source) if source.trim().is_empty()) {
             return Err(InvalidKey::new(
                 "teacher.source",
                 "must name a local model directory or a Hub id",

@@ -8,32 +8,32 @@ use distil_core::config::{ConfigError, InvalidKey};
 pub enum TrainError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("incompatible models: {0}")]
+    #[error("incompatible models")]
     Incompatible(#[from] InvalidKey),
     /// A setting this machine or build cannot honour (fp16 on CPU, say), naming the key.
-    #[error("{0}")]
+    #[error(transparent)]
     Unsupported(InvalidKey),
     #[error(transparent)]
     Model(#[from] distil_core::nn::ModelError),
     #[error(transparent)]
     Core(#[from] distil_core::CoreError),
-    #[error("initialising the student from the teacher: {0}")]
+    #[error("initialising the student from the teacher")]
     InitStudent(#[from] distil_student::InitStudentError),
     #[error(transparent)]
     Data(#[from] distil_data::DataError),
     #[error(transparent)]
     Checkpoint(#[from] distil_core::checkpoint::CheckpointError),
-    #[error("cannot access `{}`: {source}", path.display())]
+    #[error("cannot access `{}`", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("`{}`: {source}", path.display())]
+    #[error("`{}`", path.display())]
     Tch {
         path: PathBuf,
         source: tch::TchError,
     },
-    #[error("`{}` is not a valid trainer state: {source}", path.display())]
+    #[error("`{}` is not a valid trainer state", path.display())]
     State {
         path: PathBuf,
         source: serde_json::Error,
@@ -82,6 +82,15 @@ impl TrainError {
         TrainError::Tch {
             path: path.to_path_buf(),
             source,
+        }
+    }
+}
+
+impl From<distil_core::fs::WriteError> for TrainError {
+    fn from(e: distil_core::fs::WriteError) -> Self {
+        TrainError::Io {
+            path: e.path,
+            source: e.source,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Distillation training: the triple loss (soft-target KL, masked-LM cross-entropy, cosine
-//! alignment), the AdamW optimiser and schedule, resumable checkpoints, and run logging.
+//! alignment), the distillation step, the AdamW optimiser and schedule, resumable
+//! checkpoints, and run logging.
 //! The run directory, metrics, checkpoints and optimizer are task-agnostic and shared with
 //! fine-tuning.
 
@@ -10,7 +11,6 @@ pub mod error;
 mod fs;
 pub mod interrupt;
 pub mod loss;
-pub mod memory;
 pub mod metrics;
 pub mod optim;
 pub mod progress;
@@ -18,10 +18,11 @@ pub mod rng;
 pub mod run_dir;
 pub mod running_means;
 pub mod state;
+pub mod step;
 
 pub use checkpoint::{Checkpoint, CheckpointManager, MetricGoal};
 pub use config::{
-    check_compatibility, DistillConfig, LossConfig, ModelDims, Precision, NO_TEACHER,
+    check_compatibility, DistillConfig, LossConfig, ModelDims, Precision, TeacherSource,
 };
 pub use distill::{DistillOptions, DistillOutcome, Distiller};
 pub use error::TrainError;
@@ -35,3 +36,4 @@ pub use progress::TrainProgress;
 pub use run_dir::{ExistingRun, RunDir};
 pub use running_means::RunningMeans;
 pub use state::TrainerState;
+pub use step::{AttentionKernel, DeviceBatch, DistillStep, StepModels, StepSwitches};

@@ -6,10 +6,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use distil_core::fs::write_atomically;
 use tensorboard_rs::summary_writer::SummaryWriter;
 
 use crate::error::TrainError;
-use crate::fs::write_atomically;
 
 /// Appends metrics to a JSONL file and, optionally, TensorBoard event files.
 pub struct MetricsLogger {
@@ -92,5 +92,5 @@ fn truncate_after(path: &Path, step: u64) -> Result<(), TrainError> {
             kept.push('\n');
         }
     }
-    write_atomically(path, kept.as_bytes())
+    Ok(write_atomically(path, kept.as_bytes())?)
 }

@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
+use distil_core::fs::write_atomically;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
-use crate::fs::write_atomically;
 use crate::optim::LossScalerState;
 
 /// Everything besides tensors that a resumed run needs to continue exactly.
@@ -57,6 +57,6 @@ impl TrainerState {
             path: path.to_path_buf(),
             source,
         })?;
-        write_atomically(path, text.as_bytes())
+        Ok(write_atomically(path, text.as_bytes())?)
     }
 }

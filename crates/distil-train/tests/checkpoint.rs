@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on bad fixtures
 
-use distil_train::{AdamW, AdamWConfig, CheckpointManager, MetricGoal, TrainerState};
+use distil_train::{AdamW, AdamWConfig, Checkpoint, CheckpointManager, MetricGoal, TrainerState};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
@@ -54,6 +54,13 @@ impl Run {
         }
     }
 
+    /// Saves this run as optimizer step `step` with `metric`.
+    fn save(&self, manager: &CheckpointManager, step: u64, metric: Option<f64>) -> Checkpoint {
+        manager
+            .save(&self.vs, &self.opt, &self.state(step), metric)
+            .unwrap()
+    }
+
     fn weights(&self) -> Vec<(String, Tensor)> {
         let mut v: Vec<_> = self.vs.variables().into_iter().collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
@@ -73,9 +80,7 @@ fn restore_gives_back_weights_optimizer_and_state() {
     let manager = CheckpointManager::new(dir.path(), 2, MetricGoal::Minimize);
     let mut run = new_run(1);
     run.train_step();
-    let saved = manager
-        .save(&run.vs, &run.opt, &run.state(1), None)
-        .unwrap();
+    let saved = run.save(&manager, 1, None);
     assert_eq!(saved.step, 1);
 
     let mut fresh = new_run(2);
@@ -105,9 +110,7 @@ fn keeps_the_last_k_plus_the_best() {
     let mut run = new_run(1);
     for (step, metric) in [(10, 3.0), (20, 1.0), (30, 2.0), (40, 4.0)] {
         run.train_step();
-        manager
-            .save(&run.vs, &run.opt, &run.state(step), Some(metric))
-            .unwrap();
+        run.save(&manager, step, Some(metric));
     }
     let steps: Vec<u64> = manager.list().unwrap().iter().map(|c| c.step).collect();
     assert_eq!(steps, [20, 30, 40]);
@@ -123,9 +126,7 @@ fn a_crash_mid_write_leaves_the_previous_checkpoint_loadable() {
     let manager = CheckpointManager::new(dir.path(), 3, MetricGoal::Minimize);
     let mut run = new_run(1);
     run.train_step();
-    manager
-        .save(&run.vs, &run.opt, &run.state(1), None)
-        .unwrap();
+    run.save(&manager, 1, None);
     let good: Vec<(String, Tensor)> = run
         .weights()
         .into_iter()
@@ -154,8 +155,6 @@ fn a_crash_mid_write_leaves_the_previous_checkpoint_loadable() {
     // Resuming cleans the partial folder, and saving step 2 again works.
     manager.remove_partial().unwrap();
     assert!(!partial.exists());
-    manager
-        .save(&run.vs, &run.opt, &run.state(2), None)
-        .unwrap();
+    run.save(&manager, 2, None);
     assert_eq!(manager.latest().unwrap().unwrap().step, 2);
 }

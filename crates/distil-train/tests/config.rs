@@ -193,3 +193,69 @@ fn a_run_without_a_teacher_allows_only_the_mlm_term() {
     let err = load_text("teacher: {source: none}\n", &mlm_only).unwrap_err();
     one_line_naming(&err, "student.init");
 }
+
+/// A layer the teacher lacks is reported once, under the key that lists it.
+#[test]
+fn a_teacher_layer_the_teacher_lacks_names_the_key() {
+    use distil_train::distill::models::{build_student, load_teacher};
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/fixtures/bert-mlm");
+    let teacher = load_teacher(&dir, tch::Device::Cpu).unwrap();
+    let cfg = load_text("", &["student.teacher_layers=[0, 9]"]).unwrap();
+    let err = build_student(&cfg, Some((&teacher, &dir)), tch::Device::Cpu)
+        .err()
+        .unwrap();
+    // The whole chain, as the CLI prints it.
+    let mut chain = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        chain = format!("{chain}: {cause}");
+        source = cause.source();
+    }
+    assert!(chain.contains("`student.teacher_layers`"), "{chain}");
+    assert!(chain.contains("the teacher has 4 layers"), "{chain}");
+    assert_eq!(
+        chain.matches("teacher layer 9 does not exist").count(),
+        1,
+        "{chain}"
+    );
+}
+
+#[test]
+fn step_switches_are_config_keys() {
+    use distil_train::loss::VocabProjection;
+    use distil_train::AttentionKernel;
+    let cfg = load_text("step: {projection: full}\n", &["step.attention=eager"]).unwrap();
+    assert_eq!(cfg.step.projection, VocabProjection::FullSequence);
+    assert_eq!(cfg.step.attention, AttentionKernel::Eager);
+    let err = load_text("step:\n  attention: flash\n", &[]).unwrap_err();
+    one_line_naming(&err, "step.attention");
+    let err = load_text("step:\n  kernel: sdpa\n", &[]).unwrap_err();
+    one_line_naming(&err, "step.kernel");
+}
+
+#[test]
+fn teacher_source_none_is_a_run_without_a_teacher_and_saves_as_none() {
+    use distil_train::TeacherSource;
+    let dir = tempfile::tempdir().unwrap();
+    let student = dir.path().join("config.json");
+    std::fs::write(&student, "{}").unwrap();
+    let text = format!(
+        "student: {{init: config, config: {}}}\nloss: {{alpha_ce: 0, alpha_cos: 0}}\n",
+        student.display()
+    );
+    let cfg = load_text(&text, &["teacher.source=none"]).unwrap();
+    assert_eq!(cfg.teacher.source, TeacherSource::None);
+    let path = dir.path().join("config.yaml");
+    distil_core::config::save_config(&cfg, &path).unwrap();
+    let saved = std::fs::read_to_string(&path).unwrap();
+    assert!(saved.contains("source: none"), "{saved}");
+    assert_eq!(DistillConfig::load(&path, &[]).unwrap(), cfg);
+
+    let cfg = load_text("teacher: {source: my/teacher}\n", &[]).unwrap();
+    assert_eq!(
+        cfg.teacher.source,
+        TeacherSource::Model("my/teacher".to_string())
+    );
+    let err = load_text("teacher: {source: ' '}\n", &[]).unwrap_err();
+    one_line_naming(&err, "teacher.source");
+}

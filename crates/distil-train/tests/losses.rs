@@ -3,8 +3,11 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on bad fixtures
 
+mod common;
+
 use std::collections::HashMap;
-use std::path::PathBuf;
+
+use common::loss_fixture;
 
 use distil_core::{EncoderInput, EncoderOutput, MaskedLanguageModel};
 use distil_train::loss::{soft_target_kl, HiddenCosineLoss, LogitMseLoss, MaskedLmLoss};
@@ -45,13 +48,7 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/fixtures/losses");
-    let tensors = Tensor::read_safetensors(dir.join("losses.safetensors"))
-        .unwrap()
-        .into_iter()
-        .collect();
-    let scalars =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("losses.json")).unwrap()).unwrap();
+    let (tensors, scalars) = loss_fixture();
     Fixture { tensors, scalars }
 }
 

@@ -3,23 +3,13 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on bad fixtures
 
-use std::collections::HashMap;
-use std::path::PathBuf;
+mod common;
+
+use common::loss_fixture;
 
 use distil_train::optim::reference_total_steps;
 use distil_train::{AdamW, AdamWConfig, GradAccumulation, LinearWarmupDecay, LossScaler};
 use tch::{Device, Kind, Tensor};
-
-fn fixture() -> (HashMap<String, Tensor>, serde_json::Value) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/fixtures/losses");
-    let tensors = Tensor::read_safetensors(dir.join("losses.safetensors"))
-        .unwrap()
-        .into_iter()
-        .collect();
-    let scalars =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("losses.json")).unwrap()).unwrap();
-    (tensors, scalars)
-}
 
 fn leaf(t: &Tensor) -> Tensor {
     t.detach().copy().set_requires_grad(true)
@@ -41,7 +31,7 @@ fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
 
 #[test]
 fn adamw_matches_torch_for_several_steps_with_decay_on_matrices_only() {
-    let (t, s) = fixture();
+    let (t, s) = loss_fixture();
     let cfg = AdamWConfig {
         betas: (
             s["adamw_betas"][0].as_f64().unwrap(),

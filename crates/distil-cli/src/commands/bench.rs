@@ -1,18 +1,16 @@
-//! `distil bench`: measurements that are commands, not tests.
+//! `distil bench`: the measurements of distil_experiments::bench, with their flags.
 
-mod distill_step;
-pub mod infer;
-mod machine;
-mod random_models;
-pub mod step;
+use std::path::PathBuf;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
-
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Args, Subcommand};
-use serde::Deserialize;
+use distil_experiments::bench::{
+    self, BenchOutputs, InferBenchOptions, ModelShapes, PrepBenchOptions, StepBenchOptions,
+    StepPrecision,
+};
+use distil_train::loss::VocabProjection;
+use distil_train::{AttentionKernel, StepSwitches};
+use serde::de::DeserializeOwned;
 
 use crate::cli::GlobalOpts;
 
@@ -22,10 +20,10 @@ pub enum BenchCommand {
     Prep(PrepBenchArgs),
     /// CPU inference of the teacher and the student over the STS-B dev pairs (pairs/s and the
     /// student/teacher speed-up) at random-init published shapes.
-    Infer(infer::InferBenchArgs),
+    Infer(InferBenchArgs),
     /// One distillation step (teacher forward, student forward/backward, AdamW): tokens/s,
     /// step time, peak memory and model-FLOPs utilisation, in fp32 and bf16.
-    Step(step::StepBenchArgs),
+    Step(StepBenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -57,146 +55,198 @@ pub struct PrepBenchArgs {
     pub work_dir: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub struct InferBenchArgs {
+    #[command(flatten)]
+    pub shapes: ModelShapeArgs,
+    /// The STS-B dev file; each row's two sentences are encoded as one pair.
+    #[arg(long, default_value = "data/glue/STS-B/dev.tsv")]
+    pub data: PathBuf,
+    /// Tokenizer directory holding tokenizer.json (its vocabulary must fit --vocab).
+    #[arg(long, default_value = "data/vocab/bert-base-uncased")]
+    pub tokenizer: PathBuf,
+    /// Tokens per pair, special tokens included (longest-first truncation).
+    #[arg(long, default_value_t = 128)]
+    pub max_seq_length: usize,
+    /// Only the first N pairs (quick runs).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Batch sizes to measure; batch 1 is the paper's protocol.
+    #[arg(long, value_delimiter = ',', default_value = "1,32")]
+    pub batch_sizes: Vec<usize>,
+    /// Sort pairs by length before batching (less padding when the batch size is above 1);
+    /// off keeps the file order.
+    #[arg(long)]
+    pub sort_by_length: bool,
+    /// Batches run before timing starts, per model and batch size.
+    #[arg(long, default_value_t = 5)]
+    pub warmup: usize,
+    /// `--save-inputs` writes `pairs.json` (infer) or `batches.safetensors` (step) besides
+    /// the weights.
+    #[command(flatten)]
+    pub run: RunOutputs,
+}
+
+#[derive(Debug, Args)]
+pub struct StepBenchArgs {
+    #[command(flatten)]
+    pub shapes: ModelShapeArgs,
+    /// Sequences per step.
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
+    /// Tokens per sequence of the synthetic batches (every position a real token).
+    #[arg(long, default_value_t = 128)]
+    pub seq_len: usize,
+    /// Real batches instead: shards written by `distil prep` (their length mix and padding).
+    #[arg(long)]
+    pub shards: Option<PathBuf>,
+    /// With --shards: group sequences of similar length into batches (less padding).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub group_by_size: bool,
+    /// Timed steps per precision.
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// Numeric formats of the weights, comma-separated: fp32, bf16 (losses stay fp32).
+    #[arg(long, value_parser = lowercase_name::<StepPrecision>, value_delimiter = ',',
+          default_value = "fp32,bf16")]
+    pub precisions: Vec<StepPrecision>,
+    /// Where the vocabulary head runs: only at the rows a loss reads (`rows`), or everywhere
+    /// (`full`).
+    #[arg(long, value_parser = lowercase_name::<VocabProjection>, default_value = "rows")]
+    pub projection: VocabProjection,
+    /// Attention kernel: `sdpa` (libtorch's fused kernel) or `eager`.
+    #[arg(long, value_parser = lowercase_name::<AttentionKernel>, default_value = "sdpa")]
+    pub attention: AttentionKernel,
+    /// The device's peak dense TFLOP/s at the measured precision, for the utilisation
+    /// (for example 989 for bf16 on an H100 SXM); without it MFU is not computed.
+    #[arg(long)]
+    pub peak_tflops: Option<f64>,
+    /// `--save-inputs` writes `pairs.json` (infer) or `batches.safetensors` (step) besides
+    /// the weights.
+    #[command(flatten)]
+    pub run: RunOutputs,
+}
+
+/// Model shapes; the defaults are BERT-base (12 x 768 x 3072) and DistilBERT (6 layers).
+#[derive(Debug, Clone, Args)]
+pub struct ModelShapeArgs {
+    /// Teacher (BERT) layers.
+    #[arg(long, default_value_t = ModelShapes::default().teacher_layers)]
+    pub teacher_layers: i64,
+    /// Student (DistilBERT) layers; at most the teacher's.
+    #[arg(long, default_value_t = ModelShapes::default().student_layers)]
+    pub student_layers: i64,
+    /// Hidden width of both models.
+    #[arg(long, default_value_t = ModelShapes::default().hidden)]
+    pub hidden: i64,
+    /// Feed-forward width of both models.
+    #[arg(long, default_value_t = ModelShapes::default().intermediate)]
+    pub intermediate: i64,
+    /// Attention heads.
+    #[arg(long, default_value_t = ModelShapes::default().heads)]
+    pub heads: i64,
+    /// Vocabulary size (30522: bert-base-uncased, whose tokenizer encodes the inputs).
+    #[arg(long, default_value_t = ModelShapes::default().vocab)]
+    pub vocab: i64,
+    /// Seed of the random initialisation.
+    #[arg(long, default_value_t = ModelShapes::default().seed)]
+    pub seed: i64,
+}
+
+/// Threads and outputs, shared by `bench infer` and `bench step`.
+#[derive(Debug, Args)]
+pub struct RunOutputs {
+    /// libtorch threads (default: every core).
+    #[arg(long)]
+    pub threads: Option<i32>,
+    /// Also write the weights (`teacher/`, `student/`) and the inputs here, for
+    /// `scripts/bench_reference.py`.
+    #[arg(long)]
+    pub save_inputs: Option<PathBuf>,
+    /// Write the results as JSON.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
 pub fn run(global: &GlobalOpts, command: &BenchCommand) -> anyhow::Result<()> {
     match command {
-        BenchCommand::Prep(args) => prep(global, args),
-        BenchCommand::Infer(args) => infer::run(global, args),
-        BenchCommand::Step(args) => step::run(global, args),
+        BenchCommand::Prep(args) => bench::prep::run(&PrepBenchOptions {
+            distil: std::env::current_exe().context("locating the distil program")?,
+            inputs: args.inputs.clone(),
+            tokenizer: args.tokenizer.clone(),
+            python: args.python.clone(),
+            script: args.script.clone(),
+            repeat: args.repeat,
+            shard_tokens: args.shard_tokens,
+            python_threads: args.python_threads,
+            work_dir: args.work_dir.clone(),
+        }),
+        BenchCommand::Infer(args) => {
+            let options = InferBenchOptions {
+                shapes: args.shapes.to_shapes(),
+                data: args.data.clone(),
+                tokenizer: args.tokenizer.clone(),
+                max_seq_length: args.max_seq_length,
+                limit: args.limit,
+                batch_sizes: args.batch_sizes.clone(),
+                sort_by_length: args.sort_by_length,
+                warmup: args.warmup,
+                outputs: args.run.to_outputs(),
+            };
+            let device = global.device.resolve().context("resolving --device")?;
+            bench::infer::run(&options, device).map(drop)
+        }
+        BenchCommand::Step(args) => {
+            let options = StepBenchOptions {
+                shapes: args.shapes.to_shapes(),
+                batch_size: args.batch_size,
+                seq_len: args.seq_len,
+                shards: args.shards.clone(),
+                group_by_size: args.group_by_size,
+                steps: args.steps,
+                warmup: args.warmup,
+                precisions: args.precisions.clone(),
+                switches: StepSwitches {
+                    projection: args.projection,
+                    attention: args.attention,
+                },
+                peak_tflops: args.peak_tflops,
+                outputs: args.run.to_outputs(),
+            };
+            let device = global.device.resolve().context("resolving --device")?;
+            bench::step::run(&options, device).map(drop)
+        }
     }
 }
 
-/// One measured run.
-#[derive(Debug, Deserialize)]
-struct Figures {
-    tokens: u64,
-    seconds: f64,
-    peak_rss_bytes: Option<u64>,
-}
-
-fn run_child(mut command: Command, what: &str) -> anyhow::Result<(std::process::Output, f64)> {
-    let started = Instant::now();
-    let output = command
-        .output()
-        .with_context(|| format!("starting {what}"))?;
-    let seconds = started.elapsed().as_secs_f64();
-    if !output.status.success() {
-        bail!(
-            "{what} failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
+impl ModelShapeArgs {
+    fn to_shapes(&self) -> ModelShapes {
+        ModelShapes {
+            teacher_layers: self.teacher_layers,
+            student_layers: self.student_layers,
+            hidden: self.hidden,
+            intermediate: self.intermediate,
+            heads: self.heads,
+            vocab: self.vocab,
+            seed: self.seed,
+        }
     }
-    Ok((output, seconds))
 }
 
-/// `distil prep` in a child process (so peak memory is its own), timed from spawn to exit.
-fn distil_prep(inputs: &[PathBuf], args: &PrepBenchArgs, out: &Path) -> anyhow::Result<Figures> {
-    let report = out.with_extension("report.json");
-    let mut command = Command::new(std::env::current_exe()?);
-    command
-        .args(["-q", "prep", "--tokenizer"])
-        .arg(&args.tokenizer);
-    command.args(["--shard-tokens", &args.shard_tokens.to_string()]);
-    for input in inputs {
-        command.arg("--input").arg(input);
+impl RunOutputs {
+    fn to_outputs(&self) -> BenchOutputs {
+        BenchOutputs {
+            threads: self.threads,
+            save_inputs: self.save_inputs.clone(),
+            out: self.out.clone(),
+        }
     }
-    command.arg("--out").arg(out).arg("--report").arg(&report);
-    let (_, seconds) = run_child(command, "distil prep")?;
-    let text = std::fs::read_to_string(&report)?;
-    let mut figures: Figures = serde_json::from_str(&text)?;
-    figures.seconds = seconds;
-    Ok(figures)
 }
 
-fn python_reference(
-    args: &PrepBenchArgs,
-    python: &Path,
-    mode: &str,
-    out: &Path,
-) -> anyhow::Result<Figures> {
-    let mut command = Command::new(python);
-    command
-        .arg(&args.script)
-        .arg("--tokenizer")
-        .arg(args.tokenizer.join("tokenizer.json"))
-        .args(["--mode", mode])
-        .arg("--out")
-        .arg(out)
-        .env("RAYON_NUM_THREADS", args.python_threads.to_string())
-        .env("TOKENIZERS_PARALLELISM", "true");
-    for input in &args.inputs {
-        command.arg("--input").arg(input);
-    }
-    let (output, seconds) = run_child(command, &format!("{} ({mode})", args.script.display()))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let last = stdout.lines().last().unwrap_or_default();
-    let mut figures: Figures = serde_json::from_str(last)
-        .with_context(|| format!("reading the script's output {last:?}"))?;
-    figures.seconds = seconds;
-    Ok(figures)
-}
-
-fn print_row(name: &str, f: &Figures) {
-    let rss = f
-        .peak_rss_bytes
-        .map(|b| format!("{:.0} MiB", b as f64 / (1u64 << 20) as f64))
-        .unwrap_or_else(|| "?".to_string());
-    println!(
-        "{name:<44} {:>11} {:>8.2} {:>11.0} {:>9}",
-        f.tokens,
-        f.seconds,
-        f.tokens as f64 / f.seconds,
-        rss
-    );
-}
-
-fn prep(_global: &GlobalOpts, args: &PrepBenchArgs) -> anyhow::Result<()> {
-    let temp = tempfile::tempdir()?;
-    let work = args
-        .work_dir
-        .clone()
-        .unwrap_or_else(|| temp.path().to_path_buf());
-    std::fs::create_dir_all(&work)?;
-    let python = args.python.clone().unwrap_or_else(|| {
-        std::env::var_os("DISTIL_VENV")
-            .map(|venv| PathBuf::from(venv).join("bin/python"))
-            .unwrap_or_else(|| PathBuf::from("python3"))
-    });
-    println!(
-        "corpus: {}; tokenizer {}; {} cores; shards of {} tokens; times from process start \
-         to output written",
-        args.inputs
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(" "),
-        args.tokenizer.display(),
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        args.shard_tokens
-    );
-    println!(
-        "{:<44} {:>11} {:>8} {:>11} {:>9}",
-        "run", "tokens", "seconds", "tokens/s", "peak RSS"
-    );
-    let once = distil_prep(&args.inputs, args, &work.join("distil-1x"))?;
-    print_row("distil prep (tokens written)", &once);
-    let repeated: Vec<PathBuf> = (0..args.repeat).flat_map(|_| args.inputs.clone()).collect();
-    let many = distil_prep(&repeated, args, &work.join("distil-nx"))?;
-    print_row(&format!("distil prep, corpus x{}", args.repeat), &many);
-    let per_line = python_reference(args, &python, "per-line", &work.join("reference.pickle"))?;
-    print_row("reference: per-line encode + pickle", &per_line);
-    let batch = python_reference(args, &python, "batch", &work.join("batch.pickle"))?;
-    print_row(
-        &format!(
-            "python encode_batch, {} threads + pickle",
-            args.python_threads
-        ),
-        &batch,
-    );
-    println!(
-        "distil prep / reference: {:.2}x; / encode_batch: {:.2}x",
-        (once.tokens as f64 / once.seconds) / (per_line.tokens as f64 / per_line.seconds),
-        (once.tokens as f64 / once.seconds) / (batch.tokens as f64 / batch.seconds)
-    );
-    Ok(())
+/// A flag value read as the serde name of an enum variant (`fp32`, `rows`, `sdpa`, ...).
+fn lowercase_name<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|e| e.to_string())
 }

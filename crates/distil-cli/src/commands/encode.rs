@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use distil_core::EncoderInput;
 use distil_data::load_tokenizer;
-use distil_student::AnyModel;
+use distil_models::AnyModel;
 use tch::{Device, Tensor};
 use tokenizers::{TruncationParams, TruncationStrategy};
 

@@ -1,14 +1,15 @@
 //! `distil export`: rewrites any BERT or DistilBERT checkpoint directory (safetensors or
 //! PyTorch `.bin`, legacy `gamma`/`beta` names, tied keys present or not) as a clean Hugging
-//! Face directory. A file-level conversion: no model is built.
+//! Face directory. A file-level conversion: no model is built, but the weights' shapes are
+//! checked against the sizes `config.json` gives.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
 use distil_core::checkpoint::{
-    canonicalize, find_weights, kind_name, parse_float_kind, read_tensors, save_hf_tensors,
-    ties_word_embeddings, SaveOptions, TOKENIZER_FILES,
+    canonicalize, check_config_shapes, find_weights, kind_name, parse_float_kind, read_tensors,
+    save_hf_tensors, ties_word_embeddings, SaveOptions, TOKENIZER_FILES,
 };
 use tch::Kind;
 
@@ -45,6 +46,7 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
     let canonical = canonicalize(tensors, ties_word_embeddings(&config))?;
     fill_model_identity(&mut config, canonical.tensors.keys())
         .with_context(|| format!("completing {}", config_path.display()))?;
+    check_config_shapes(&config_path, &config, &canonical.tensors)?;
 
     let options = SaveOptions {
         dtype: args.dtype,

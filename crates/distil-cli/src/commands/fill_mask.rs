@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use distil_core::EncoderInput;
 use distil_data::load_tokenizer;
-use distil_student::AnyMaskedLm;
+use distil_models::AnyMaskedLm;
 use tch::{Kind, Tensor};
 
 use crate::cli::GlobalOpts;

@@ -10,7 +10,7 @@ use distil_tasks::finetune::{
     finetune_glue, finetune_squad, load_run_config, GlueRunConfig, LoopOptions, ModelConfig,
     OutputConfig, RunSummary, SquadRunConfig,
 };
-use distil_tasks::squad::SquadVersion;
+use distil_tasks::squad::{SquadVersion, UnknownSquadVersion};
 use distil_tasks::GlueTask;
 use distil_train::Interrupt;
 
@@ -114,13 +114,7 @@ pub struct SquadArgs {
 
 /// `1.1`/`v1.1` or `2.0`/`v2.0`.
 pub fn parse_version(text: &str) -> Result<SquadVersion, String> {
-    match text.trim_start_matches('v') {
-        "1.1" | "1" => Ok(SquadVersion::V1),
-        "2.0" | "2" => Ok(SquadVersion::V2),
-        other => Err(format!(
-            "unknown SQuAD version `{other}`; expected 1.1 or 2.0"
-        )),
-    }
+    text.parse().map_err(|e: UnknownSquadVersion| e.to_string())
 }
 
 /// The GLUE run config from `--config`/`--set` and the command line.

@@ -81,14 +81,6 @@ pub struct PrepReport {
     pub peak_rss_bytes: Option<u64>,
 }
 
-/// Peak resident memory of this process (Linux), from /proc/self/status.
-fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
 pub fn run(global: &GlobalOpts, args: &PrepArgs) -> anyhow::Result<()> {
     let options = PrepOptions {
         inputs: args.corpus.inputs.clone(),
@@ -126,7 +118,7 @@ pub fn run(global: &GlobalOpts, args: &PrepArgs) -> anyhow::Result<()> {
         shards: manifest.shards.len(),
         seconds,
         tokens_per_second: manifest.tokens as f64 / seconds.max(1e-9),
-        peak_rss_bytes: peak_rss_bytes(),
+        peak_rss_bytes: distil_core::process::peak_rss_bytes(),
     };
     if !global.quiet {
         print_summary(&args.out, &manifest, &report);

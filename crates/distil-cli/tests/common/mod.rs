@@ -1,5 +1,6 @@
-//! Helpers shared by the `distil distill` tests: shards from a slice of the shipped corpus, run
-//! configs for the tiny fixture teacher, the command, and readers of what a run writes.
+//! Helpers shared by the tests of the `distil` binary: the command, shards from a slice of the
+//! shipped corpus, run configs for the tiny fixture teacher, the arguments of a tiny RTE
+//! fine-tune, and readers of what a run writes.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on bad fixtures
 // Each test binary uses its own subset of the helpers.
@@ -10,13 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
-pub type Metrics = BTreeMap<u64, serde_json::Map<String, serde_json::Value>>;
+use distil_testkit::fixture;
 
-pub fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
-}
+pub type Metrics = BTreeMap<u64, serde_json::Map<String, serde_json::Value>>;
 
 pub fn distil() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_distil"));
@@ -34,6 +31,27 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// `command glue` (`finetune` or `eval`) on RTE for `model` with `tokenizer`: the RTE folder
+/// below the working directory, short sequences, runs in `runs/`.
+pub fn rte_args<'a>(command: &'a str, model: &'a str, tokenizer: &'a str) -> Vec<&'a str> {
+    vec![
+        command,
+        "glue",
+        "--task",
+        "rte",
+        "--model",
+        model,
+        "--tokenizer",
+        tokenizer,
+        "--set",
+        "data.dir=RTE",
+        "--set",
+        "features.max_seq_length=64",
+        "--set",
+        "output.dir=runs",
+    ]
+}
+
 /// Shards of the first lines of Alice in Wonderland, tokenised with the teacher's tokenizer.
 pub fn shards(dir: &Path) -> PathBuf {
     let text: Vec<&str> =
@@ -44,7 +62,7 @@ pub fn shards(dir: &Path) -> PathBuf {
     let corpus = dir.join("corpus.txt");
     std::fs::write(&corpus, text.join("\n")).unwrap();
     let out = dir.join("shards");
-    let teacher = repo("data/fixtures/bert-mlm");
+    let teacher = fixture("bert-mlm");
     let prep = run(&[
         "prep",
         "--input",
@@ -68,7 +86,7 @@ pub fn config(dir: &Path, shards: &Path, extra: &str) -> PathBuf {
          student:\n  teacher_layers: [0, 2]\n\
          data:\n  shards: {shards}\n  batch_size: 8\n  shuffle_buffer: 500\n\
          output:\n  dir: {out}\n  keep_last: 2\n{extra}",
-        teacher = repo("data/fixtures/bert-mlm").display(),
+        teacher = fixture("bert-mlm").display(),
         shards = shards.display(),
         out = dir.join("runs").display(),
     );
@@ -90,6 +108,13 @@ pub fn distill_ok(config: &Path, sets: &[&str]) -> Output {
     let output = distill(config, sets).output().unwrap();
     assert!(output.status.success(), "distill: {}", stderr(&output));
     output
+}
+
+/// Resumes the run of `config`, which must fail; returns what it said.
+pub fn resume_fails(config: &Path, sets: &[&str]) -> String {
+    let output = distill(config, sets).arg("--resume").output().unwrap();
+    assert!(!output.status.success());
+    stderr(&output)
 }
 
 /// `metrics.jsonl` by step; every step appears once.

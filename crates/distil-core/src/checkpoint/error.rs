@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::fs::WriteError;
+
 /// A Python one-liner that rewrites a PyTorch checkpoint as safetensors; `torch.load` with
 /// `weights_only=True` refuses code objects, so running it is safe on untrusted files.
 pub fn conversion_command(path: &std::path::Path) -> String {
@@ -16,10 +18,26 @@ pub fn conversion_command(path: &std::path::Path) -> String {
     )
 }
 
+/// A tensor whose shape disagrees with the size a config key gives it.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{} says `{key}` = {value}, so `{tensor}` should be {expected:?}, but the checkpoint has \
+     {found:?}",
+    path.display()
+)]
+pub struct ConfigShapeMismatch {
+    pub path: PathBuf,
+    pub key: String,
+    pub value: i64,
+    pub tensor: String,
+    pub expected: Vec<i64>,
+    pub found: Vec<i64>,
+}
+
 /// Everything that can go wrong while reading, matching or writing weights.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -63,18 +81,36 @@ pub enum CheckpointError {
         expected: Vec<i64>,
         found: Vec<i64>,
     },
+    #[error(transparent)]
+    ConfigShape(Box<ConfigShapeMismatch>),
+    #[error("{} says `{key}` = {value}, but the checkpoint has {found} layers", path.display())]
+    ConfigLayers {
+        path: PathBuf,
+        key: String,
+        value: i64,
+        found: i64,
+    },
     #[error("the checkpoint holds both `{key}` and `{other}`, which name the same weight")]
     Conflict { key: String, other: String },
-    #[error("tensor `{key}`: {source}")]
+    #[error("tensor `{key}`")]
     Tensor { key: String, source: tch::TchError },
     #[error("{}: {reason}", path.display())]
     Config { path: PathBuf, reason: String },
     /// An error of the inner kind, found while working on `path`.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     InFile {
         path: PathBuf,
         source: Box<CheckpointError>,
     },
+}
+
+impl From<WriteError> for CheckpointError {
+    fn from(e: WriteError) -> Self {
+        CheckpointError::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
 }
 
 impl CheckpointError {

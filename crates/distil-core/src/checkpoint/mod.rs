@@ -3,10 +3,11 @@
 //! match file keys to a VarStore's variables with HF's renamings ([`load_into`]), and write
 //! HF model directories ([`save_hf_dir`]).
 
-mod atomic;
 mod canonical;
+mod config_shapes;
 mod dtype;
 mod error;
+mod inspect;
 mod load;
 mod pickle;
 mod safetensors;
@@ -19,10 +20,11 @@ use std::path::{Path, PathBuf};
 
 use tch::Tensor;
 
-pub use atomic::write_file_atomically;
 pub use canonical::{canonicalize, ties_word_embeddings, Canonical, TiedKey, TIED_KEYS};
+pub use config_shapes::check_config_shapes;
 pub use dtype::{kind_name, parse_float_kind};
-pub use error::{conversion_command, CheckpointError};
+pub use error::{conversion_command, CheckpointError, ConfigShapeMismatch};
+pub use inspect::{inspect, Inspection, TensorEntry};
 pub use load::{load_file_into, load_into, LoadReport, LoadSpec};
 pub use save::{copy_tokenizer_files, save_hf_dir, save_hf_tensors, SaveOptions, TOKENIZER_FILES};
 

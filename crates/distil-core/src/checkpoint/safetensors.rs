@@ -10,6 +10,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::dtype::{dtype_of_kind, is_float, kind_of_dtype};
 use super::CheckpointError;
+use crate::fs::write_atomically;
 
 /// Reads every tensor of a safetensors file onto the CPU.
 pub(crate) fn read_safetensors(path: &Path) -> Result<BTreeMap<String, Tensor>, CheckpointError> {
@@ -89,8 +90,9 @@ fn tensor_bytes(
 }
 
 /// Writes `tensors` as one safetensors file; floating-point tensors are cast to `float_kind`
-/// when given. The serializer writes a temporary file in the same directory and renames it,
-/// so an interrupted write never leaves a partial file under `path`.
+/// when given. The file goes through [`write_atomically`], so an interrupted write never
+/// leaves a partial file under `path` and the file gets the usual permissions
+/// (`safetensors::serialize_to_file` leaves its private temporary file's 0600).
 pub(crate) fn write_safetensors(
     path: &Path,
     tensors: &BTreeMap<String, Tensor>,
@@ -101,12 +103,13 @@ pub(crate) fn write_safetensors(
         .map(|(key, t)| Ok((key.as_str(), tensor_bytes(path, key, t, float_kind)?)))
         .collect::<Result<Vec<_>, CheckpointError>>()?;
     let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
-    safetensors::serialize_to_file(bytes.iter().map(|(key, b)| (*key, b)), Some(metadata), path)
-        .map_err(|e| match e {
-            safetensors::SafeTensorError::IoError(io) => CheckpointError::io(path, io),
-            other => CheckpointError::Safetensors {
-                path: path.to_path_buf(),
-                reason: other.to_string(),
-            },
-        })
+    let file = safetensors::serialize(bytes.iter().map(|(key, b)| (*key, b)), Some(metadata))
+        .map_err(|e| CheckpointError::Safetensors {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    // The file holds its own copy of every tensor; the pieces are no longer needed.
+    drop(bytes);
+    write_atomically(path, &file)?;
+    Ok(())
 }

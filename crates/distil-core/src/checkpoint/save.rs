@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use tch::nn::VarStore;
 use tch::{Kind, Tensor};
 
-use super::atomic::write_file_atomically;
 use super::safetensors::write_safetensors;
 use super::CheckpointError;
+use crate::fs::write_atomically;
 
 /// Tokenizer files copied into a model directory when present.
 pub const TOKENIZER_FILES: [&str; 5] = [
@@ -87,7 +87,8 @@ pub fn save_hf_tensors(
         reason: e.to_string(),
     })?;
     text.push('\n');
-    write_file_atomically(&config_path, text.as_bytes())
+    write_atomically(&config_path, text.as_bytes())?;
+    Ok(())
 }
 
 /// Copies whichever of [`TOKENIZER_FILES`] exist in `from` into `to`; returns their names.
@@ -99,7 +100,7 @@ pub fn copy_tokenizer_files(from: &Path, to: &Path) -> Result<Vec<String>, Check
             continue;
         }
         let bytes = std::fs::read(&source).map_err(|e| CheckpointError::io(&source, e))?;
-        write_file_atomically(&to.join(name), &bytes)?;
+        write_atomically(&to.join(name), &bytes)?;
         copied.push(name.to_string());
     }
     Ok(copied)

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 
 use super::ModelError;
 use crate::config::InvalidKey;
@@ -64,6 +65,43 @@ pub fn label_count(id2label: Option<&BTreeMap<String, String>>, num_labels: Opti
         (_, Some(n)) => n,
         _ => 2,
     }
+}
+
+/// `model_type` must be `expected`: a config of another architecture would be misread.
+pub fn check_model_type(model_type: &str, expected: &str) -> Result<(), InvalidKey> {
+    if model_type == expected {
+        return Ok(());
+    }
+    Err(InvalidKey::new(
+        "model_type",
+        format!("expected \"{expected}\", found \"{model_type}\""),
+    ))
+}
+
+/// The heads (key `heads_key`) must divide the width (key `width_key`).
+pub fn check_heads_divide(
+    (heads_key, heads): (&str, i64),
+    (width_key, width): (&str, i64),
+) -> Result<(), InvalidKey> {
+    if width % heads == 0 {
+        return Ok(());
+    }
+    Err(InvalidKey::new(
+        heads_key,
+        format!("{heads} heads do not divide {width_key} {width}"),
+    ))
+}
+
+/// The MLM decoder shares the word-embedding tensor, so a file with untied output embeddings
+/// (`tie_word_embeddings: false` among the config's other keys) would be misread.
+pub fn check_tied_embeddings(extra: &Map<String, Value>) -> Result<(), InvalidKey> {
+    if extra.get("tie_word_embeddings") == Some(&Value::Bool(false)) {
+        return Err(InvalidKey::new(
+            "tie_word_embeddings",
+            "untied output embeddings are not supported",
+        ));
+    }
+    Ok(())
 }
 
 /// The first of `(key, value)` that is not positive, as an error naming the key.

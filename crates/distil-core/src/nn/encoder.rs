@@ -1,42 +1,51 @@
-//! Running a stack of transformer layers and collecting what `output_hidden_states=True` and
+//! The stack of transformer layers, and what `output_hidden_states=True` and
 //! `output_attentions=True` give in `transformers`.
 
-use tch::Tensor;
+use tch::{nn, Tensor};
 
-use super::AttentionMask;
-use crate::EncoderOutput;
+use super::{AttentionMask, LayerNames, LayerShape, TransformerLayer};
+use crate::{EncoderInput, EncoderOutput};
 
-/// One transformer block: hidden states in, hidden states (and attention maps) out.
-pub trait EncoderLayer {
-    fn forward_t(
-        &self,
-        hidden: &Tensor,
-        mask: &AttentionMask,
-        train: bool,
-        output_attentions: bool,
-    ) -> (Tensor, Option<Tensor>);
+/// The stack of layers, `layer.0`, `layer.1`, ... below its path.
+#[derive(Debug)]
+pub struct Encoder {
+    pub layer: Vec<TransformerLayer>,
 }
 
-/// Runs `layers` on the embeddings' output; the result holds the embeddings followed by every
-/// layer's output, and every layer's attention maps when `output_attentions` is set.
-pub fn run_layers<L: EncoderLayer>(
-    embeddings: Tensor,
-    layers: &[L],
-    mask: &AttentionMask,
-    train: bool,
-    output_attentions: bool,
-) -> EncoderOutput {
-    let mut hidden_states = Vec::with_capacity(layers.len() + 1);
-    let mut attentions = Vec::with_capacity(if output_attentions { layers.len() } else { 0 });
-    hidden_states.push(embeddings);
-    for layer in layers {
-        let input = hidden_states.last().expect("starts with the embeddings");
-        let (output, probs) = layer.forward_t(input, mask, train, output_attentions);
-        hidden_states.push(output);
-        attentions.extend(probs);
+impl Encoder {
+    pub fn new(p: nn::Path, n_layers: i64, names: &LayerNames, shape: &LayerShape) -> Self {
+        let layers = &p / "layer";
+        Self {
+            layer: (0..n_layers)
+                .map(|i| TransformerLayer::new(&(&layers / i), names, shape))
+                .collect(),
+        }
     }
-    EncoderOutput {
-        hidden_states,
-        attentions: output_attentions.then_some(attentions),
+
+    /// Runs the layers on the embeddings' output of `input`'s batch; the result holds the
+    /// embeddings followed by every layer's output (as `output_hidden_states=True` gives in
+    /// `transformers`), and every layer's attention maps when `input` asks for them.
+    pub fn forward_t(
+        &self,
+        embeddings: Tensor,
+        input: &EncoderInput,
+        train: bool,
+    ) -> EncoderOutput {
+        let mask = AttentionMask::new(input.attention_mask);
+        let output_attentions = input.output_attentions;
+        let layers = &self.layer;
+        let mut hidden_states = Vec::with_capacity(layers.len() + 1);
+        let mut attentions = Vec::with_capacity(if output_attentions { layers.len() } else { 0 });
+        hidden_states.push(embeddings);
+        for layer in layers {
+            let previous = hidden_states.last().expect("starts with the embeddings");
+            let (output, probs) = layer.forward_t(previous, &mask, train, output_attentions);
+            hidden_states.push(output);
+            attentions.extend(probs);
+        }
+        EncoderOutput {
+            hidden_states,
+            attentions: output_attentions.then_some(attentions),
+        }
     }
 }

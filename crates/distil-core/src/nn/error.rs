@@ -7,7 +7,7 @@ use crate::checkpoint::CheckpointError;
 /// Why a model could not be configured or loaded. Messages name the file and key.
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("cannot read model config `{}`: {source}", path.display())]
+    #[error("cannot read model config `{}`", path.display())]
     ReadConfig {
         path: PathBuf,
         source: std::io::Error,

@@ -1,8 +1,63 @@
-//! What the task heads of both models return, and their losses as `transformers` computes them.
+//! The task heads both models end in (each under the name `transformers` gives it in both),
+//! what they return, and their losses as `transformers` computes them.
 
+use tch::nn::{self, Module};
 use tch::{Kind, Reduction, Tensor};
 
+use super::{dropout, linear};
 use crate::EncoderOutput;
+
+/// Dropout on a pooled `[batch, dim]` vector, then `classifier` to the label logits.
+#[derive(Debug)]
+pub struct ClassifierHead {
+    pub classifier: nn::Linear,
+    dropout: f64,
+}
+
+impl ClassifierHead {
+    /// The variable `classifier` below `p` (the model's root).
+    pub fn new(p: &nn::Path, dim: i64, num_labels: i64, dropout: f64, init_range: f64) -> Self {
+        Self {
+            classifier: linear(p / "classifier", dim, num_labels, init_range),
+            dropout,
+        }
+    }
+
+    pub fn forward_t(
+        &self,
+        encoder: EncoderOutput,
+        pooled: &Tensor,
+        train: bool,
+    ) -> SequenceClassifierOutput {
+        let logits = self
+            .classifier
+            .forward(&dropout(pooled, self.dropout, train));
+        SequenceClassifierOutput { encoder, logits }
+    }
+}
+
+/// Dropout on the last hidden states, then `qa_outputs` to start and end logits.
+#[derive(Debug)]
+pub struct SpanHead {
+    pub qa_outputs: nn::Linear,
+    dropout: f64,
+}
+
+impl SpanHead {
+    /// The variable `qa_outputs` below `p` (the model's root); BERT has no dropout here (0).
+    pub fn new(p: &nn::Path, dim: i64, dropout: f64, init_range: f64) -> Self {
+        Self {
+            qa_outputs: linear(p / "qa_outputs", dim, 2, init_range),
+            dropout,
+        }
+    }
+
+    pub fn forward_t(&self, encoder: EncoderOutput, train: bool) -> QuestionAnsweringOutput {
+        let hidden = dropout(encoder.last_hidden_state(), self.dropout, train);
+        let logits = self.qa_outputs.forward(&hidden);
+        QuestionAnsweringOutput::from_logits(encoder, &logits)
+    }
+}
 
 /// A masked-LM forward: the encoder's states and the vocabulary logits `[batch, seq, vocab]`.
 #[derive(Debug)]

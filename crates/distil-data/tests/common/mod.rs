@@ -9,21 +9,21 @@ use arrow::array::{ArrayRef, StringArray, UInt32Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use distil_data::{prepare, Manifest, MaskedRows, NoProgress, PrepOptions, IGNORE_LABEL};
+use distil_testkit::{repo_path, vocab_dir};
 use parquet::arrow::ArrowWriter;
 
-pub fn tokenizer_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/vocab/bert-base-uncased")
-}
-
 pub fn tokenizer() -> tokenizers::Tokenizer {
-    distil_data::load_tokenizer(tokenizer_dir().to_str().unwrap()).unwrap()
+    distil_data::load_tokenizer(vocab_dir().to_str().unwrap()).unwrap()
 }
 
-/// The first `n` non-blank lines of a shipped book.
+/// A shipped book: Pride and Prejudice.
+pub fn book_path() -> PathBuf {
+    repo_path("data/text/books/gutenberg/pg1342-austen-pride-and-prejudice.txt")
+}
+
+/// The first `n` non-blank lines of [`book_path`].
 pub fn book_lines(n: usize) -> Vec<String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../data/text/books/gutenberg/pg1342-austen-pride-and-prejudice.txt");
-    std::fs::read_to_string(path)
+    std::fs::read_to_string(book_path())
         .unwrap()
         .lines()
         .map(str::trim)
@@ -52,7 +52,7 @@ pub fn options(inputs: Vec<PathBuf>, out: &Path) -> PrepOptions {
     PrepOptions {
         inputs,
         unit: Default::default(),
-        tokenizer: tokenizer_dir().to_str().unwrap().to_string(),
+        tokenizer: vocab_dir().to_str().unwrap().to_string(),
         out: out.to_path_buf(),
         max_seq_len: 512,
         shard_tokens: 1_000_000,

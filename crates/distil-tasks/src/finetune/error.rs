@@ -38,13 +38,11 @@ pub enum FinetuneError {
     },
     #[error("teacher `{}` cannot teach this student: {reason}", dir.display())]
     Teacher { dir: PathBuf, reason: String },
-    #[error("cannot write `{}`: {source}", path.display())]
+    #[error("cannot write `{}`", path.display())]
     Json {
         path: PathBuf,
         source: serde_json::Error,
     },
-    #[error("model directory `{}` does not exist", .0.display())]
-    MissingModel(PathBuf),
     #[error("no training data: {0}")]
     NoTrainingData(String),
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use distil_core::fs::write_atomically;
 use distil_core::nn::sequence_classification_loss;
 use distil_data::load_tokenizer;
 use serde_json::json;
@@ -26,7 +27,7 @@ use crate::batch::SegmentIds;
 use crate::glue::{
     ClassificationBatch, GlueEncoder, GlueExample, GlueFeature, GlueLabel, GlueSplit, GlueTask,
 };
-use crate::output::{write_atomically, write_json};
+use crate::output::write_json;
 use crate::TaskError;
 
 /// The score that picks the best epoch: the task's headline metric.
@@ -380,7 +381,7 @@ fn write_outputs(
         let path = dir
             .join("predictions")
             .join(format!("{}.tsv", split_name(*split)));
-        write_atomically(&path, text.as_bytes())?;
+        write_atomically(&path, text.as_bytes()).map_err(TaskError::from)?;
     }
     for split in &data.test {
         let predicted = objective.predict(&split.features)?;

@@ -28,7 +28,7 @@ pub use glue_config::{GlueDataConfig, GlueRunConfig};
 pub use glue_run::{eval_glue, finetune_glue, main_metric_key, GlueData, GlueFineTune};
 pub use loss::{classification_kd, span_kd, StepLoss};
 pub use majority::majority_baseline;
-pub use model::{resolve_model_dir, HeadState, SequenceClassifier, SpanExtractor, TaskModel};
+pub use model::{HeadState, SequenceClassifier, SpanExtractor, TaskModel};
 pub use squad_config::{SquadDataConfig, SquadRunConfig, SquadSplits};
 pub use squad_run::{eval_squad, finetune_squad, SquadData, SquadFineTune};
 pub use trainer::{train, FineTuneTask, LoopOptions, LoopOutcome, Scored};

@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 
 use distil_core::checkpoint::{save_hf_dir, LoadReport, SaveOptions};
 use distil_core::nn::{read_weights, PretrainedModel};
-use distil_core::{EncoderInput, ModelSource};
-use distil_student::{
-    AnyConfig, DistilBertForQuestionAnswering, DistilBertForSequenceClassification,
-};
+use distil_core::EncoderInput;
+use distil_models::AnyConfig;
+use distil_student::{DistilBertForQuestionAnswering, DistilBertForSequenceClassification};
 use distil_teacher::{BertForQuestionAnswering, BertForSequenceClassification};
 use serde_json::Value;
 use tch::nn::VarStore;
@@ -18,24 +17,6 @@ use tch::{Device, Tensor};
 
 use super::error::FinetuneError;
 use crate::batch::{EncoderBatch, SegmentIds};
-
-/// The local directory of a model given as a directory or a Hub id (its `config.json` and
-/// weights are fetched into the hub cache when missing and the network allows).
-pub fn resolve_model_dir(spec: &str) -> Result<PathBuf, FinetuneError> {
-    match ModelSource::parse(spec) {
-        ModelSource::Local(dir) if !dir.exists() => Err(FinetuneError::MissingModel(dir)),
-        ModelSource::Local(dir) => Ok(dir),
-        hub @ ModelSource::Hub(_) => {
-            let config = hub.file("config.json")?;
-            if hub.optional_file("model.safetensors")?.is_none() {
-                hub.file("pytorch_model.bin")?;
-            }
-            Ok(config
-                .parent()
-                .map_or_else(|| PathBuf::from("."), Path::to_path_buf))
-        }
-    }
-}
 
 /// BERT takes segment ids; DistilBERT has no segment embeddings and takes none.
 pub fn segments_of(config: &AnyConfig) -> SegmentIds {

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use distil_core::ModelSource;
 use distil_data::tokenizer::tokenizer_file;
 use distil_train::{ExistingRun, RunDir};
 use tch::nn::VarStore;
@@ -11,7 +12,7 @@ use tch::nn::VarStore;
 use super::config::{ModelConfig, OutputConfig, TrainingConfig};
 use super::error::FinetuneError;
 use super::existing_run;
-use super::model::{resolve_model_dir, HeadState, TaskModel};
+use super::model::{HeadState, TaskModel};
 use super::trainer::{train, FineTuneTask, LoopOptions};
 use crate::TaskError;
 
@@ -155,7 +156,7 @@ pub(crate) fn load_logged<M>(
     head: &str,
     load: impl FnOnce(&Path) -> Result<TaskModel<M>, FinetuneError>,
 ) -> Result<TaskModel<M>, FinetuneError> {
-    let dir = resolve_model_dir(spec)?;
+    let dir = ModelSource::parse(spec).model_dir()?;
     let model = load(&dir)?;
     log::info!("{}: {}", dir.display(), model.report);
     if let HeadState::Fresh(reason) = &model.head {

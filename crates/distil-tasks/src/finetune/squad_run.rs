@@ -307,16 +307,9 @@ fn run_spec<'c>(config: &'c SquadRunConfig, kind: &str) -> RunSpec<'c> {
     RunSpec {
         model: &config.model,
         output: &config.output,
-        name: format!("{kind}-squad{}", version_key(config.version)),
+        name: format!("{kind}-squad{}", config.version),
         max_seq_length: config.features.max_seq_length,
         head: "question-answering",
-    }
-}
-
-fn version_key(version: SquadVersion) -> &'static str {
-    match version {
-        SquadVersion::V1 => "1.1",
-        SquadVersion::V2 => "2.0",
     }
 }
 
@@ -332,7 +325,7 @@ fn write_outputs(
     evaluation.predictions.write(dir)?;
     let mut results = evaluation.scores.to_json();
     if let Some(fields) = results.as_object_mut() {
-        fields.insert("version".into(), version_key(data.version).into());
+        fields.insert("version".into(), data.version.as_str().into());
         fields.insert("model".into(), source.into());
         fields.insert("questions".into(), data.eval_examples.len().into());
         fields.insert("windows".into(), data.eval_features.len().into());

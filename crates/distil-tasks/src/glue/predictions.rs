@@ -4,11 +4,11 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use distil_core::fs::write_atomically;
 use tch::{Device, Kind, Tensor};
 
 use super::reader::{GlueExample, GlueLabel};
 use super::task::{GlueSplit, GlueTask};
-use crate::output::write_atomically;
 use crate::TaskError;
 
 impl GlueTask {

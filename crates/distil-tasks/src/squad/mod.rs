@@ -11,5 +11,5 @@ pub use evaluate::{evaluate, exact_match, f1_score, normalize_answer, ScoreTotal
 pub use features::{DocStrideMode, QaBatch, SquadFeature, SquadFeatureConfig, SquadFeaturizer};
 pub use reader::{
     read_squad, BadAnswerPolicy, SkippedQuestion, SquadAnswer, SquadDataset, SquadExample,
-    SquadVersion,
+    SquadVersion, UnknownSquadVersion,
 };

@@ -16,6 +16,40 @@ pub enum SquadVersion {
     V2,
 }
 
+impl SquadVersion {
+    /// The version as SQuAD writes it (and as configs and run folder names carry it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SquadVersion::V1 => "1.1",
+            SquadVersion::V2 => "2.0",
+        }
+    }
+}
+
+impl std::fmt::Display for SquadVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A SQuAD version other than 1.1 and 2.0.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown SQuAD version `{0}`; expected 1.1 or 2.0")]
+pub struct UnknownSquadVersion(pub String);
+
+impl std::str::FromStr for SquadVersion {
+    type Err = UnknownSquadVersion;
+
+    /// `1.1` or `2.0`, also written `v1.1`, `1`, `v2`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim_start_matches('v') {
+            "1.1" | "1" => Ok(SquadVersion::V1),
+            "2.0" | "2" => Ok(SquadVersion::V2),
+            other => Err(UnknownSquadVersion(other.to_string())),
+        }
+    }
+}
+
 /// A gold answer: its text and where it starts in the context, in characters (Unicode scalar
 /// values, as Python indexes strings).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,4 +213,25 @@ fn check_answer(
         char_start: answer.answer_start,
         text: answer.text,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_print_and_parse_as_squad_writes_them() {
+        for version in [SquadVersion::V1, SquadVersion::V2] {
+            let text = version.to_string();
+            assert_eq!(text.parse::<SquadVersion>(), Ok(version));
+            // The config and results.json representation is the same text.
+            assert_eq!(
+                serde_json::to_value(version).ok(),
+                Some(serde_json::Value::String(text))
+            );
+        }
+        assert_eq!("v2".parse::<SquadVersion>(), Ok(SquadVersion::V2));
+        let err = "3.0".parse::<SquadVersion>().unwrap_err();
+        assert!(err.to_string().contains("expected 1.1 or 2.0"), "{err}");
+    }
 }

@@ -1,51 +1,58 @@
-//! The distillation loop (the reference's `Distiller.train`/`step`/`optimize`): teacher and
-//! student forward on the same masked batch, the weighted loss divided by the accumulation
-//! count, backward, and every `grad_accumulation` micro-batches clip, step, zero and schedule.
-//! With `teacher.source: none` the same loop pretrains the student on the MLM loss alone.
-//! Loss values stay on the device until a log step; checkpoints sit on optimizer-step
-//! boundaries with the data position and the micro-step that re-seeds dropout, so a resumed
-//! run computes exactly what the uninterrupted one would have.
+//! The distillation loop (the reference's `Distiller.train`): `grad_accumulation` micro-batches
+//! through the [`DistillStep`] (teacher and student forward, losses, backward), then its
+//! optimizer step at the scheduled learning rate, logging and checkpoints. With
+//! `teacher.source: none` the same loop pretrains the student on the MLM loss alone. Loss
+//! values stay on the device until a log step; checkpoints sit on optimizer-step boundaries
+//! with the data position and the micro-step that re-seeds dropout, so a resumed run computes
+//! exactly what the uninterrupted one would have.
 //!
-//! Under `torchrun` each rank trains on its own share of the batches: rank 0's weights are
-//! broadcast once, gradients are averaged over the ranks at every optimizer step, the logged
-//! metrics are averaged so every rank takes the same stop decisions, and only rank 0 writes the
-//! run directory (the others read its checkpoints on resume, so they need the same filesystem).
+//! Under `torchrun` each rank trains on its own share of the batches (see
+//! [`super::data_parallel`]): rank 0's weights are broadcast once, gradients are averaged over
+//! the ranks at every optimizer step, the logged metrics are averaged so every rank takes the
+//! same stop decisions, and only rank 0 writes the run directory (the others read its
+//! checkpoints on resume, so they need the same filesystem).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use distil_core::config::InvalidKey;
-use distil_core::{EncoderInput, MaskedLanguageModel};
+use distil_core::MaskedLanguageModel;
 use distil_data::{DataPosition, LoadedBatch, Manifest, MlmBatch, MlmLoader, Partition};
 use distil_distributed::DataParallel;
 use distil_student::save_student;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
+use super::data_parallel::{
+    all_ranks, average_gradients, average_over_ranks, broadcast_weights, gather_positions,
+    rank_position, weights_digest,
+};
 use super::models::{
     build_student, check_models, freeze_teacher, load_teacher, teacher_dir, teacher_precision,
     Student, Teacher,
 };
 use super::plan::{RunLength, RunPlan};
 use crate::checkpoint::{CheckpointManager, MetricGoal};
-use crate::config::{DistillConfig, Precision};
+use crate::config::{DistillConfig, Precision, TeacherSource};
 use crate::error::TrainError;
 use crate::interrupt::Interrupt;
-use crate::loss::{LossContext, LossInputs, RowIndex, StudentInputs, TripleLoss};
-use crate::memory::host_memory_mb;
+use crate::loss::TripleLoss;
 use crate::metrics::MetricsLogger;
-use crate::optim::{clip_grad_norm, AdamW, AdamWConfig, GradAccumulation, LossScaler};
+use crate::optim::{AdamW, AdamWConfig, LossScaler};
 use crate::progress::TrainProgress;
-use crate::rng::{rank_seed, seed_micro_batch};
+use crate::rng::rank_seed;
 use crate::run_dir::{ExistingRun, RunDir};
 use crate::running_means::{first_non_finite, RunningMeans};
 use crate::state::TrainerState;
+use crate::step::{DeviceBatch, DistillStep, StepModels};
+use distil_core::process::resident_mib;
 
 /// Where the final student goes inside the run directory.
 pub const STUDENT_DIR: &str = "student";
 const LOSS_METRIC: &str = "losses/loss";
 const GRAD_NORM_METRIC: &str = "optim/grad_norm";
-const TOKENS_METRIC: &str = "global/tokens_per_s";
+/// Summed, not averaged, over the ranks: the job's throughput.
+pub(super) const TOKENS_METRIC: &str = "global/tokens_per_s";
 
 /// How a run is started and watched.
 #[derive(Debug, Clone)]
@@ -80,10 +87,8 @@ pub struct Distiller {
     /// `student.config`'s without a teacher.
     tokenizer_dir: Option<PathBuf>,
     student: Student,
-    loss: TripleLoss,
-    optimizer: AdamW,
-    accumulation: GradAccumulation,
-    scaler: Option<LossScaler>,
+    /// The loss, the optimizer and the fp16 loss scale.
+    step: DistillStep,
     plan: RunPlan,
     run: RunDir,
     checkpoints: CheckpointManager,
@@ -134,12 +139,15 @@ impl Distiller {
         check_precision(&config, device)?;
         let manifest = Manifest::load(&config.data.shards)?;
 
-        let (mut teacher, tokenizer_dir) = if config.teacher.is_none() {
-            let student_dir = config.student.config.as_deref().and_then(Path::parent);
-            (None, student_dir.map(Path::to_path_buf))
-        } else {
-            let dir = teacher_dir(&config.teacher.source)?;
-            (Some(load_teacher(&dir, device)?), Some(dir))
+        let (mut teacher, tokenizer_dir) = match &config.teacher.source {
+            TeacherSource::None => {
+                let student_dir = config.student.config.as_deref().and_then(Path::parent);
+                (None, student_dir.map(Path::to_path_buf))
+            }
+            TeacherSource::Model(source) => {
+                let dir = teacher_dir(source)?;
+                (Some(load_teacher(&dir, device)?), Some(dir))
+            }
         };
         // Fresh student weights (a config init, a fresh MLM transform) depend on the seed only.
         tch::manual_seed(config.training.seed as i64);
@@ -183,28 +191,31 @@ impl Distiller {
             }
         }
         if let Some(dp) = &data_parallel {
-            // Every rank starts from rank 0's weights (the name order is the same everywhere).
-            let mut variables: Vec<(String, Tensor)> = student.vs.variables().into_iter().collect();
-            variables.sort_by(|a, b| a.0.cmp(&b.0));
-            let variables: Vec<Tensor> = variables.into_iter().map(|(_, t)| t).collect();
-            dp.broadcast_parameters(&variables)?;
+            broadcast_weights(dp, &student.vs)?;
         }
-        let scaler =
-            (config.training.precision == Precision::Fp16).then(|| match state.loss_scaler {
+        let rank = data_parallel.as_ref().map_or(0, DataParallel::rank);
+        let mut step = DistillStep::new(
+            TripleLoss::from_config(&config.loss),
+            optimizer,
+            config.step,
+            config.optimizer.max_grad_norm,
+        )
+        .with_grad_accumulation(config.optimizer.grad_accumulation)
+        .with_dropout_seed(rank_seed(state.seed, rank));
+        if config.training.precision == Precision::Fp16 {
+            step = step.with_loss_scaler(match state.loss_scaler {
                 Some(saved) => LossScaler::with_state(device, saved),
                 None => LossScaler::new(device),
             });
+        }
         Ok(Self {
-            loss: TripleLoss::from_config(&config.loss),
-            accumulation: GradAccumulation::new(config.optimizer.grad_accumulation),
             plan: RunPlan::new(&config, &manifest),
             config,
             device,
             teacher,
             tokenizer_dir,
             student,
-            optimizer,
-            scaler,
+            step,
             run,
             checkpoints,
             state,
@@ -278,13 +289,12 @@ impl Distiller {
                 position,
             } in batches
             {
-                self.forward_backward(&batch, &mut window.micro);
+                self.micro_batch(&batch, &mut window.micro);
                 self.state.micro_step += 1;
                 self.state.tokens_seen += batch.n_tokens as u64;
                 self.state.epoch = epoch;
                 self.position = Some(position);
                 window.tokens += batch.n_tokens;
-                self.accumulation.micro_batch_done();
             }
 
             let grad_norm;
@@ -367,8 +377,7 @@ impl Distiller {
         }
         let mut complete = batches.len() == wanted;
         if let (Some(dp), RunLength::Epochs(_)) = (&self.data_parallel, self.plan.length) {
-            let ready = all_reduce_sum(dp, &[f64::from(u8::from(complete))])?;
-            complete = ready[0] == dp.world_size() as f64;
+            complete = all_ranks(dp, complete)?;
         }
         Ok(complete.then_some(batches))
     }
@@ -379,116 +388,44 @@ impl Distiller {
 
     /// This rank's entry of the restored list of per-rank data positions.
     fn data_position(&self) -> Result<Option<DataPosition>, TrainError> {
-        let positions = match &self.state.data_position {
-            serde_json::Value::Null => return Ok(None),
-            serde_json::Value::Array(positions) => positions,
-            _ => {
-                return Err(TrainError::RankPositions {
-                    path: self.run.checkpoints_dir(),
-                    found: 1,
-                    world_size: self.world_size(),
-                })
-            }
-        };
-        if positions.len() != self.world_size() {
-            return Err(TrainError::RankPositions {
-                path: self.run.checkpoints_dir(),
-                found: positions.len(),
-                world_size: self.world_size(),
-            });
-        }
-        serde_json::from_value(positions[self.rank()].clone())
-            .map(Some)
-            .map_err(|source| TrainError::State {
-                path: self.run.checkpoints_dir(),
-                source,
-            })
+        rank_position(
+            &self.state.data_position,
+            self.rank(),
+            self.world_size(),
+            &self.run.checkpoints_dir(),
+        )
     }
 
-    /// One micro-batch: both forwards on the same masked input, the loss, backward of
-    /// `loss / grad_accumulation`. Only device tensors are produced; nothing is read back.
-    fn forward_backward(&self, batch: &MlmBatch, means: &mut RunningMeans) {
-        seed_micro_batch(
-            rank_seed(self.state.seed, self.rank()),
-            self.state.micro_step,
-        );
-        let input_ids = batch.input_ids.to_device(self.device);
-        let attention_mask = batch.attention_mask.to_device(self.device);
-        let labels = batch.labels.to_device(self.device);
-        let rows = RowIndex::new(&batch.attention_mask, &batch.labels, self.device);
-        let input = EncoderInput::new(&input_ids, &attention_mask);
-        let teacher = self
-            .teacher
-            .as_ref()
-            .map(|t| &t.model as &dyn MaskedLanguageModel);
-        let student: &dyn MaskedLanguageModel = &self.student.model;
-        let teacher_out = teacher.map(|t| tch::no_grad(|| t.encode(&input, false)));
-        let forward = || {
-            let student_out = student.encode(&input, true);
-            let mut ctx = match teacher.zip(teacher_out.as_ref()) {
-                Some((teacher, teacher_out)) => LossContext::new(LossInputs {
-                    student,
-                    teacher,
-                    student_out: &student_out,
-                    teacher_out,
-                    labels: &labels,
-                    rows: &rows,
-                    train: true,
-                }),
-                None => LossContext::without_teacher(StudentInputs {
-                    student,
-                    student_out: &student_out,
-                    labels: &labels,
-                    rows: &rows,
-                    train: true,
-                }),
-            };
-            self.loss.compute(&mut ctx)
+    /// One micro-batch through the step; its loss values join the window's device sums.
+    fn micro_batch(&self, batch: &MlmBatch, means: &mut RunningMeans) {
+        let models = StepModels {
+            teacher: self
+                .teacher
+                .as_ref()
+                .map(|t| &t.model as &dyn MaskedLanguageModel),
+            student: &self.student.model,
         };
-        let output = if self.scaler.is_some() {
-            tch::autocast(true, forward)
-        } else {
-            forward()
-        };
-        let scaled = &output.total * self.accumulation.loss_factor();
-        match &self.scaler {
-            Some(scaler) => scaler.scale(&scaled).backward(),
-            None => scaled.backward(),
-        }
-        let total = output.total.detach();
+        let batch = DeviceBatch::new(batch, self.device);
+        let output = self
+            .step
+            .forward_backward(models, &batch, self.state.micro_step);
         let named: Vec<(String, &Tensor)> = output
             .terms
             .iter()
             .map(|(name, value)| (format!("losses/{name}"), value))
-            .chain([(LOSS_METRIC.to_string(), &total)])
+            .chain([(LOSS_METRIC.to_string(), &output.total)])
             .collect();
         means.add(named.iter().map(|(name, value)| (name.as_str(), *value)));
     }
 
-    /// Average over the ranks, clip, step, zero (the reference's `optimize`); returns the
-    /// pre-clip gradient norm (on the device) and the learning rate used.
+    /// Average over the ranks, then the step's optimizer step at the scheduled learning rate;
+    /// returns the pre-clip gradient norm (on the device) and the learning rate used.
     fn optimizer_step(&mut self) -> Result<(Tensor, f64), TrainError> {
         if let Some(dp) = &self.data_parallel {
-            let params: Vec<Tensor> = self.optimizer.params().map(Tensor::shallow_clone).collect();
-            dp.average_gradients(&params)?;
+            average_gradients(dp, self.step.optimizer())?;
         }
-        let grads = self.optimizer.grads();
-        if let Some(scaler) = &mut self.scaler {
-            scaler.unscale(&grads);
-        }
-        let norm = clip_grad_norm(&grads, self.config.optimizer.max_grad_norm);
         let lr = self.plan.schedule.lr(self.state.optimizer_step);
-        match &mut self.scaler {
-            Some(scaler) => {
-                // An overflowed step is skipped and the scale backs off, as GradScaler does.
-                if scaler.grads_finite() {
-                    self.optimizer.step(lr);
-                }
-                scaler.update();
-            }
-            None => self.optimizer.step(lr),
-        }
-        self.optimizer.zero_grad();
+        let norm = self.step.optimizer_step(lr);
         Ok((norm, lr))
     }
 
@@ -512,10 +449,10 @@ impl Distiller {
         metrics.insert(TOKENS_METRIC.to_string(), tokens_per_s);
         metrics.insert("global/step_time_s".to_string(), seconds / steps);
         metrics.insert("global/epoch".to_string(), self.state.epoch as f64);
-        if let Some(mb) = host_memory_mb() {
+        if let Some(mb) = resident_mib() {
             metrics.insert("global/memory_usage".to_string(), mb);
         }
-        if let Some(scaler) = &self.scaler {
+        if let Some(scaler) = self.step.loss_scaler() {
             metrics.insert("optim/loss_scale".to_string(), scaler.state().scale);
         }
         *window = LogWindow::new();
@@ -533,7 +470,7 @@ impl Distiller {
             .iter()
             .map(|(k, v)| (k.clone(), *v))
             .partition(|(k, _)| k.starts_with("losses/loss_"));
-        if self.scaler.is_some() {
+        if self.step.loss_scaler().is_some() {
             // With loss scaling, an overflowed gradient is expected: the step is skipped.
             others.remove(GRAD_NORM_METRIC);
         }
@@ -558,7 +495,7 @@ impl Distiller {
     /// Rank 0 writes the checkpoint with every rank's data position (gathered here); returns
     /// its folder (the checkpoints folder on the other ranks).
     fn save_checkpoint(&mut self, loss: Option<f64>) -> Result<PathBuf, TrainError> {
-        if let Some(scaler) = &self.scaler {
+        if let Some(scaler) = self.step.loss_scaler() {
             self.state.loss_scaler = Some(scaler.state());
         }
         let path = self.run.checkpoints_dir();
@@ -572,99 +509,18 @@ impl Distiller {
             Some(dp) => {
                 let key = format!("pos/{}/{}", self.state.optimizer_step, self.saves);
                 self.saves += 1;
-                let Some(gathered) = dp
-                    .group()
-                    .gather_bytes(&key, position.to_string().as_bytes())?
-                else {
-                    return Ok(path);
-                };
-                gathered
-                    .iter()
-                    .map(|bytes| serde_json::from_slice(bytes))
-                    .collect::<Result<_, _>>()
-                    .map_err(|source| TrainError::State {
-                        path: path.clone(),
-                        source,
-                    })?
+                match gather_positions(dp, &key, &position, &path)? {
+                    Some(positions) => positions,
+                    None => return Ok(path),
+                }
             }
         };
         self.state.data_position = serde_json::Value::Array(positions);
         let checkpoint =
             self.checkpoints
-                .save(&self.student.vs, &self.optimizer, &self.state, loss)?;
+                .save(&self.student.vs, self.step.optimizer(), &self.state, loss)?;
         Ok(checkpoint.dir)
     }
-}
-
-/// Metrics that differ between ranks (the rest, such as the learning rate and the norm of the
-/// averaged gradients, are equal on every rank already).
-fn rank_local(metric: &str) -> bool {
-    metric.starts_with("losses/") || metric == TOKENS_METRIC
-}
-
-/// Averages the rank-local metrics over the ranks (tokens per second are summed: the job's
-/// throughput), so that every rank sees the same values and takes the same NaN decision; also
-/// returns whether any rank asked to stop.
-fn average_over_ranks(
-    dp: &DataParallel,
-    metrics: &mut BTreeMap<String, f64>,
-    stop_requested: bool,
-) -> Result<bool, TrainError> {
-    let mut values: Vec<f64> = metrics
-        .iter()
-        .filter(|(k, _)| rank_local(k))
-        .map(|(_, v)| *v)
-        .collect();
-    values.push(f64::from(u8::from(stop_requested)));
-    let sums = all_reduce_sum(dp, &values)?;
-    let world = dp.world_size() as f64;
-    let local = metrics.iter_mut().filter(|(k, _)| rank_local(k));
-    for ((key, value), sum) in local.zip(&sums) {
-        *value = if key == TOKENS_METRIC {
-            *sum
-        } else {
-            sum / world
-        };
-    }
-    Ok(sums.last().is_some_and(|&stops| stops > 0.0))
-}
-
-/// `values` summed over the ranks (a float64 tensor on the backend's device).
-fn all_reduce_sum(dp: &DataParallel, values: &[f64]) -> Result<Vec<f64>, TrainError> {
-    let mut tensor = Tensor::from_slice(values).to_device(dp.device());
-    dp.group().all_reduce_sum(&mut tensor)?;
-    let tensor = tensor.to_device(Device::Cpu).to_kind(Kind::Double);
-    Ok((0..values.len() as i64)
-        .map(|i| tensor.double_value(&[i]))
-        .collect())
-}
-
-/// FNV-1a over the variables' names and fp32 bytes in name order: equal digests mean equal
-/// weights, bit for bit.
-fn weights_digest(vs: &tch::nn::VarStore) -> String {
-    let mut variables: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
-    variables.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        for &byte in bytes {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    for (name, tensor) in variables {
-        feed(name.as_bytes());
-        let values = Vec::<f32>::try_from(
-            tensor
-                .detach()
-                .to_device(Device::Cpu)
-                .to_kind(Kind::Float)
-                .reshape([-1]),
-        )
-        .unwrap_or_default();
-        for value in values {
-            feed(&value.to_le_bytes());
-        }
-    }
-    format!("{hash:016x}")
 }
 
 /// fp16 runs on CUDA AMP kernels; on the CPU only fp32 and bf16 are offered.

@@ -5,13 +5,13 @@
 
 use std::path::{Path, PathBuf};
 
-use distil_core::checkpoint::TOKENIZER_FILES;
 use distil_core::config::InvalidKey;
-use distil_core::nn::{build_and_load, read_weights, Pretrained, PretrainedModel};
+use distil_core::nn::{read_weights, Pretrained};
 use distil_core::ModelSource;
 use distil_data::Manifest;
-use distil_student::init_student::{student_config, student_tensors};
-use distil_student::{AnyConfig, AnyMaskedLm, DistilBertForMaskedLM};
+use distil_models::{AnyConfig, AnyMaskedLm};
+use distil_student::init_student::student_from_teacher;
+use distil_student::InitStudentError;
 use tch::Device;
 
 use crate::config::{check_compatibility, ModelDims, Precision, StudentInit, TeacherConfig};
@@ -21,34 +21,10 @@ use crate::DistillConfig;
 pub type Teacher = Pretrained<AnyMaskedLm, AnyConfig>;
 pub type Student = Pretrained<AnyMaskedLm, AnyConfig>;
 
-/// Weight files looked for when the teacher comes from the Hub, best first.
-const HUB_WEIGHTS: [&str; 2] = ["model.safetensors", "pytorch_model.bin"];
-
 /// The teacher's local directory: the path itself, or the Hub snapshot holding its
 /// `config.json`, weights and tokenizer files (fetched when missing and allowed).
 pub fn teacher_dir(source: &str) -> Result<PathBuf, TrainError> {
-    let source = ModelSource::parse(source);
-    if let ModelSource::Local(dir) = &source {
-        return Ok(dir.clone());
-    }
-    let config = source.file("config.json")?;
-    let mut found_weights = false;
-    for name in HUB_WEIGHTS {
-        if source.optional_file(name)?.is_some() {
-            found_weights = true;
-            break;
-        }
-    }
-    if !found_weights {
-        // Names the files looked for, through the source's own error.
-        source.file(HUB_WEIGHTS[0])?;
-    }
-    for name in TOKENIZER_FILES {
-        source.optional_file(name)?;
-    }
-    Ok(config
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf))
+    Ok(ModelSource::parse(source).model_dir()?)
 }
 
 /// Loads the teacher in fp32 (the student may copy its layers first; see [`freeze_teacher`]).
@@ -102,21 +78,17 @@ pub fn build_student(
                 )));
             };
             let layers: Vec<i64> = cfg.teacher_layers.iter().map(|&l| l as i64).collect();
-            let student_cfg = student_config(bert, &layers)?;
-            let tensors = teacher.vs.variables().into_iter().collect();
-            let tensors = student_tensors(&tensors, &layers, cfg.copy_vocab_transform);
-            let mut spec = DistilBertForMaskedLM::load_spec();
-            if !cfg.copy_vocab_transform {
-                spec = spec.allow_missing(["vocab_transform", "vocab_layer_norm"]);
-            }
-            AnyMaskedLm::from_distilbert(build_and_load(
-                student_cfg,
-                &tensors,
-                teacher_dir,
-                &spec,
-                device,
-                DistilBertForMaskedLM::new,
-            )?)
+            AnyMaskedLm::from_distilbert(
+                student_from_teacher(
+                    bert,
+                    &teacher.vs,
+                    teacher_dir,
+                    &layers,
+                    cfg.copy_vocab_transform,
+                    device,
+                )
+                .map_err(teacher_layers_key)?,
+            )
         }
         StudentInit::Config => {
             let path = required_path(cfg.config.as_deref(), "student.config")?;
@@ -152,6 +124,17 @@ pub fn build_student(
         model.freeze_position_embeddings(&student.vs)?;
     }
     Ok(student)
+}
+
+/// A layer the teacher lacks is a mistake in `student.teacher_layers` (validation has already
+/// refused an empty list).
+fn teacher_layers_key(error: InitStudentError) -> TrainError {
+    match error {
+        InitStudentError::LayerOutOfRange { .. } => {
+            TrainError::Incompatible(InvalidKey::new("student.teacher_layers", error.to_string()))
+        }
+        other => other.into(),
+    }
 }
 
 fn required_path<'a>(path: Option<&'a Path>, key: &str) -> Result<&'a Path, TrainError> {

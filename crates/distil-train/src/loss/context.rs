@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use distil_core::{EncoderOutput, MaskedLanguageModel};
+use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 use super::rows::{as_f32, gather_rows, RowIndex, Rows};
@@ -22,8 +23,9 @@ pub struct LossInputs<'a> {
     pub train: bool,
 }
 
-/// Where the vocabulary head runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Where the vocabulary head runs (`step.projection: rows | full` in the run config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum VocabProjection {
     /// Only at the rows a loss reads (non-pad or MLM targets): no `[batch, seq, vocab]`
     /// tensor is ever made.
@@ -31,6 +33,7 @@ pub enum VocabProjection {
     Rows,
     /// At every position, then the rows are selected, as the reference distiller does; kept
     /// to check and measure the saving.
+    #[serde(rename = "full")]
     FullSequence,
 }
 

@@ -1,0 +1,187 @@
+//! The experiment's stages in order: vocabulary, shards, teacher, student, ablations, size and
+//! speed, GLUE and SQuAD fine-tuning, then `results.json`, `report.md` and the plots. Each
+//! stage's marker hash covers its own config section and the hashes of the stages it reads
+//! from, so a change anywhere upstream reruns what depends on it. The stages' bodies are in
+//! [`super::stages`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use distil_teacher::BertConfig;
+use serde::{Deserialize, Serialize};
+use tch::Device;
+
+use super::ablation::Ablation;
+use super::config::{ReproduceConfig, DEFAULT_TOKENIZER};
+use super::outputs::write_outputs;
+use super::results::{
+    Results, RunScale, SizeSpeed, SquadScore, SquadSource, TaskScore, NO_PRETRAINING, STUDENT,
+    TEACHER,
+};
+use super::runner::StageRunner;
+use super::scores::GlueSummary;
+use super::stages::Shards;
+
+/// A model directory some stage wrote or resolved.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelDir {
+    pub dir: PathBuf,
+}
+
+pub struct Pipeline<'a> {
+    pub(super) config: &'a ReproduceConfig,
+    /// The tokenizer every stage uses: the config's, or the vocabulary the vocab stage trained.
+    pub(super) tokenizer: String,
+    pub(super) device: Device,
+    pub(super) run_dir: PathBuf,
+    pub(super) stages: StageRunner,
+}
+
+impl<'a> Pipeline<'a> {
+    pub fn new(
+        config: &'a ReproduceConfig,
+        device: Device,
+        run_dir: &Path,
+        quiet: bool,
+    ) -> anyhow::Result<Self> {
+        let stages = StageRunner::new(run_dir, stage_count(config), quiet)?;
+        Ok(Self {
+            config,
+            tokenizer: config
+                .corpus
+                .tokenizer
+                .clone()
+                .unwrap_or_else(|| DEFAULT_TOKENIZER.to_string()),
+            device,
+            run_dir: run_dir.to_path_buf(),
+            stages,
+        })
+    }
+
+    /// Runs every stage (skipping finished ones) and returns the path of `report.md`.
+    pub fn run(mut self) -> anyhow::Result<PathBuf> {
+        let vocab = self.vocab()?;
+        let shards = self.prep(vocab.as_ref())?;
+        let teacher = self.teacher(&shards)?;
+        let student = self.distill(None, &shards, &teacher)?;
+        let mut models = vec![
+            (TEACHER.to_string(), teacher.clone()),
+            (STUDENT.to_string(), student.clone()),
+        ];
+        let mut ablations = Vec::new();
+        if self.config.ablations {
+            for ablation in Ablation::ALL {
+                ablations.push((ablation, self.distill(Some(ablation), &shards, &teacher)?));
+            }
+            models.push((NO_PRETRAINING.to_string(), self.random_student(&teacher)?));
+        }
+        models.extend(
+            ablations
+                .iter()
+                .map(|(a, done)| (a.name().to_string(), done.clone())),
+        );
+        let size_speed = self.size_speed(&teacher, &student)?;
+        let glue = self.glue(&models)?;
+        let squad = self.squad_scores(&teacher, &student)?;
+        let results = self.results(glue, squad, &shards.value, &teacher.value, size_speed.value)?;
+        self.stages.finish();
+        let distilled = std::iter::once(STUDENT).chain(ablations.iter().map(|(a, _)| a.name()));
+        let curves: Vec<(String, PathBuf)> =
+            std::iter::once((TEACHER.to_string(), teacher.value.dir.join("metrics.jsonl")))
+                .chain(distilled.map(|name| {
+                    let metrics = self.run_dir.join(format!("distill-{name}/metrics.jsonl"));
+                    (name.to_string(), metrics)
+                }))
+                .collect();
+        write_outputs(&self.run_dir, &results, &curves)
+    }
+
+    /// Everything the run measured, with the figures derived from the scores.
+    fn results(
+        &self,
+        glue: BTreeMap<String, BTreeMap<String, TaskScore>>,
+        squad: BTreeMap<String, SquadScore>,
+        shards: &Shards,
+        teacher: &ModelDir,
+        size_speed: BTreeMap<String, SizeSpeed>,
+    ) -> anyhow::Result<Results> {
+        let tasks = self.config.finetune.tasks.clone();
+        let summary = GlueSummary::new(&glue, &tasks);
+        let (t, st) = (&size_speed[TEACHER], &size_speed[STUDENT]);
+        Ok(Results {
+            run_name: self.config.run_name.clone(),
+            seeds: self.config.finetune.seeds.clone(),
+            majority: self.majority_scores(&tasks)?,
+            tasks,
+            glue,
+            macro_scores: summary.macro_scores,
+            student_share_of_teacher: summary.student_share_of_teacher,
+            paper_share_of_teacher: summary.paper_share_of_teacher,
+            squad,
+            squad_source: self.config.squad.as_ref().map(|s| SquadSource {
+                version: s.version.to_string(),
+                train_file: s.data.train_file.as_ref().map(|f| f.display().to_string()),
+                dev_file: s.data.dev_file.display().to_string(),
+                dev_train_share: s.data.dev_train_share,
+            }),
+            scale: self.scale(shards, teacher)?,
+            speedup: t.seconds / st.seconds,
+            size_ratio: st.parameters as f64 / t.parameters as f64,
+            size_speed,
+            ablations: summary.ablations,
+            stage_seconds: self
+                .stages
+                .timings()
+                .iter()
+                .map(|(name, seconds, _)| (name.clone(), *seconds))
+                .collect(),
+        })
+    }
+
+    /// The run's scale for the report's notes: the config's lengths and the models' sizes.
+    fn scale(&self, shards: &Shards, teacher: &ModelDir) -> anyhow::Result<RunScale> {
+        let teacher_config = BertConfig::from_file(&teacher.dir.join("config.json"))?;
+        let distill = &self.config.distill;
+        Ok(RunScale {
+            teacher_source: self.config.teacher.source.clone(),
+            teacher_pretrain_steps: self
+                .config
+                .teacher
+                .pretrain
+                .as_ref()
+                .and_then(|p| p.train.training.max_steps),
+            teacher_layers: teacher_config.num_hidden_layers as usize,
+            student_layers: self.config.student.teacher_layers.len(),
+            hidden_size: teacher_config.hidden_size,
+            distill_steps: distill.training.max_steps,
+            distill_epochs: distill.training.epochs,
+            distill_batch: self
+                .config
+                .data
+                .batch_size
+                .map(|b| b * distill.optimizer.grad_accumulation as usize),
+            max_seq_len: shards.max_seq_len,
+            corpus_tokens: shards.tokens,
+            max_train_examples: self.config.finetune.max_train_examples,
+            max_eval_examples: self.config.finetune.max_eval_examples,
+        })
+    }
+}
+
+/// Stages the run has: the vocabulary when trained, prep, teacher, student, size-speed, then
+/// the ablations and baseline, and one fine-tuning per model, task and seed.
+fn stage_count(config: &ReproduceConfig) -> u64 {
+    let extra_models = if config.ablations {
+        Ablation::ALL.len() as u64 + 1
+    } else {
+        0
+    };
+    let finetunes = (config.finetune.tasks.len() * config.finetune.seeds.len()) as u64;
+    let squad = config.squad.as_ref().map_or(0, |s| {
+        let runs = if s.distillation.is_some() { 3 } else { 2 };
+        let seeds = s.seeds.as_ref().unwrap_or(&config.finetune.seeds).len();
+        (runs * seeds) as u64
+    });
+    let vocab = u64::from(config.corpus.train_vocab.is_some());
+    4 + vocab + extra_models + (2 + extra_models) * finetunes + squad
+}

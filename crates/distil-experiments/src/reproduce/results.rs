@@ -1,0 +1,118 @@
+//! What a reproduction measured, in the shape `results.json` takes; the report and the plots
+//! are drawn from this and nothing else.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::ablation::Ablation;
+
+/// Names of the models a run fine-tunes, in table order.
+pub const TEACHER: &str = "teacher";
+pub const STUDENT: &str = "student";
+pub const NO_PRETRAINING: &str = "no-pretraining";
+/// The student fine-tuned on SQuAD with the fine-tuned teacher's soft targets (Table 2's "D").
+pub const STUDENT_D: &str = "student-d";
+
+/// One GLUE task's dev score for one model over the seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskScore {
+    /// The metric the table reports (`mcc`, `acc`, `f1`, `spearmanr`), scaled to 0-100.
+    pub metric: String,
+    /// Seed to score.
+    pub seeds: BTreeMap<u64, f64>,
+    pub median: f64,
+}
+
+/// Table 3's figures for one model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SizeSpeed {
+    pub parameters: u64,
+    /// Wall time of one pass over the timed STS-B dev pairs at batch size 1, on CPU.
+    pub seconds: f64,
+    pub examples: usize,
+}
+
+/// One ablation of Table 4 against the full triple loss.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AblationScore {
+    pub name: Ablation,
+    pub macro_score: f64,
+    pub delta: f64,
+    pub paper_delta: f64,
+}
+
+/// SQuAD scores of one model: EM and F1 medians over the seeds, each taken on its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SquadScore {
+    pub exact_match: f64,
+    pub f1: f64,
+    /// Seed to (EM, F1).
+    pub seeds: BTreeMap<u64, (f64, f64)>,
+}
+
+/// What the SQuAD rows were trained and scored on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SquadSource {
+    pub version: String,
+    pub train_file: Option<String>,
+    pub dev_file: String,
+    /// Set when training used the first share of the dev file's paragraphs (the shipped
+    /// subset): the scores are then on the remaining paragraphs, not SQuAD dev scores.
+    pub dev_train_share: Option<f64>,
+}
+
+/// The run's scale, read from its config and its stages, for the notes on where it differs
+/// from the paper.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunScale {
+    /// Teacher source (hub id or folder), or null when pretrained here.
+    pub teacher_source: Option<String>,
+    /// MLM pretraining steps of a teacher pretrained here.
+    pub teacher_pretrain_steps: Option<u64>,
+    pub teacher_layers: usize,
+    pub student_layers: usize,
+    pub hidden_size: i64,
+    /// Distillation length: `max_steps` when set, else `epochs` over the shards.
+    pub distill_steps: Option<u64>,
+    pub distill_epochs: u32,
+    /// Sequences per optimizer step in distillation (batch x accumulation; null when
+    /// batches are sized in tokens).
+    pub distill_batch: Option<usize>,
+    pub max_seq_len: usize,
+    /// Tokens in the prepared shards.
+    pub corpus_tokens: u64,
+    /// The cap on each GLUE task's training and dev sets (null: whole sets).
+    pub max_train_examples: Option<usize>,
+    pub max_eval_examples: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    pub run_name: String,
+    /// GLUE tasks in table order.
+    pub tasks: Vec<String>,
+    pub seeds: Vec<u64>,
+    /// Model to task to score.
+    pub glue: BTreeMap<String, BTreeMap<String, TaskScore>>,
+    /// Each task's majority-class score on the same dev data (0 for STS-B).
+    pub majority: BTreeMap<String, f64>,
+    /// Model to the unweighted mean of its task medians.
+    pub macro_scores: BTreeMap<String, f64>,
+    /// Task to student median / teacher median x 100, plus `macro`.
+    pub student_share_of_teacher: BTreeMap<String, f64>,
+    /// The paper's share over the same tasks (DistilBERT / BERT-base).
+    pub paper_share_of_teacher: BTreeMap<String, f64>,
+    pub squad: BTreeMap<String, SquadScore>,
+    /// Null when the config has no `squad:` section.
+    pub squad_source: Option<SquadSource>,
+    pub scale: RunScale,
+    pub size_speed: BTreeMap<String, SizeSpeed>,
+    /// Teacher seconds / student seconds.
+    pub speedup: f64,
+    /// Student parameters / teacher parameters.
+    pub size_ratio: f64,
+    pub ablations: Vec<AblationScore>,
+    /// Stage to seconds it took when it ran.
+    pub stage_seconds: BTreeMap<String, f64>,
+}

@@ -1,0 +1,96 @@
+//! The distillation stages: the student with the triple loss, each of Table 4's ablations, and
+//! the no-pretraining baseline (the student architecture with fresh random weights).
+
+use distil_core::checkpoint::{save_hf_dir, SaveOptions};
+use distil_student::DistilBertForMaskedLM;
+use distil_train::config::{OutputConfig, StudentConfig, TeacherConfig};
+use distil_train::{DistillConfig, TeacherSource};
+use serde_json::json;
+use tch::Device;
+
+use super::{run_distiller, student_config_for, Shards};
+use crate::reproduce::ablation::Ablation;
+use crate::reproduce::pipeline::{ModelDir, Pipeline};
+use crate::reproduce::results::{NO_PRETRAINING, STUDENT};
+use crate::reproduce::runner::Done;
+
+impl Pipeline<'_> {
+    /// Distils a student with the triple loss (`None`) or one of Table 4's ablations.
+    pub(in crate::reproduce) fn distill(
+        &mut self,
+        ablation: Option<Ablation>,
+        shards: &Done<Shards>,
+        teacher: &Done<ModelDir>,
+    ) -> anyhow::Result<Done<ModelDir>> {
+        let name = ablation.map_or(STUDENT, Ablation::name);
+        let section = self.config.distill.clone();
+        let mut loss = section.loss.clone();
+        let mut student = StudentConfig {
+            teacher_layers: self.config.student.teacher_layers.clone(),
+            ..StudentConfig::default()
+        };
+        if let Some(ablation) = ablation {
+            let random_config = self.run_dir.join("student-config.json");
+            ablation.apply(&mut loss, &mut student, &random_config);
+        }
+        let inputs = json!({ "name": name, "section": section, "student": self.config.student,
+            "data": self.config.data, "shards": shards.hash, "teacher": teacher.hash });
+        let config = DistillConfig {
+            teacher: TeacherConfig {
+                source: TeacherSource::Model(teacher.value.dir.display().to_string()),
+                ..TeacherConfig::default()
+            },
+            student,
+            data: self.data(&shards.value),
+            loss,
+            optimizer: section.optimizer.clone(),
+            training: section.training.clone(),
+            output: OutputConfig {
+                dir: self.run_dir.clone(),
+                run_name: format!("distill-{name}"),
+                log_interval: section.log_interval.unwrap_or(10),
+                checkpoint_interval: u64::MAX,
+                keep_last: 1,
+            },
+            ..DistillConfig::default()
+        };
+        let layers = self.config.student.teacher_layers.clone();
+        let teacher_dir = teacher.value.dir.clone();
+        let quiet = self.stages.multi().is_hidden();
+        self.stages.run(&format!("distill-{name}"), &inputs, |_| {
+            if let Some(path) = &config.student.config {
+                // The random-init ablation's student: the teacher-layers student's shape.
+                let student = student_config_for(&teacher_dir, &layers)?;
+                distil_core::fs::write_atomically(path, &serde_json::to_vec_pretty(&student)?)?;
+            }
+            // A rerun starts the run folder afresh: its config changed.
+            let _ = std::fs::remove_dir_all(config.run_dir());
+            let dir = run_distiller(config.clone(), quiet)?;
+            Ok(ModelDir { dir })
+        })
+    }
+
+    /// The student architecture with fresh random weights: the no-pretraining baseline.
+    pub(in crate::reproduce) fn random_student(
+        &mut self,
+        teacher: &Done<ModelDir>,
+    ) -> anyhow::Result<Done<ModelDir>> {
+        let inputs = json!({ "student": self.config.student, "teacher": teacher.hash, "seed": self.config.distill.training.seed });
+        let out = self.run_dir.join(NO_PRETRAINING);
+        let teacher_dir = teacher.value.dir.clone();
+        let layers = self.config.student.teacher_layers.clone();
+        let seed = self.config.distill.training.seed;
+        self.stages.run(NO_PRETRAINING, &inputs, |_| {
+            let config = student_config_for(&teacher_dir, &layers)?;
+            tch::manual_seed(seed as i64);
+            let vs = tch::nn::VarStore::new(Device::Cpu);
+            let _model = DistilBertForMaskedLM::new(vs.root(), &config);
+            let options = SaveOptions {
+                dtype: None,
+                tokenizer_dir: Some(teacher_dir.clone()),
+            };
+            save_hf_dir(&out, &serde_json::to_value(&config)?, &vs, &options)?;
+            Ok(ModelDir { dir: out.clone() })
+        })
+    }
+}

@@ -1,0 +1,235 @@
+//! A BERT or a DistilBERT, chosen from `config.json`'s `model_type`, for code that takes any
+//! of the two (fill-mask, encode, a distiller's teacher or student).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use distil_core::nn::{
+    read_config_file, read_weights, HfConfig, MaskedLmOutput, ModelError, Pretrained,
+    PretrainedModel,
+};
+use distil_core::{EncoderInput, EncoderOutput, MaskedLanguageModel};
+use distil_student::{DistilBertConfig, DistilBertForMaskedLM, DistilBertModel};
+use distil_teacher::{BertConfig, BertForMaskedLM, BertModel};
+use tch::{Device, Tensor};
+
+/// The config of either model; it serialises as the inner model's `config.json`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+pub enum AnyConfig {
+    Bert(BertConfig),
+    DistilBert(DistilBertConfig),
+}
+
+impl AnyConfig {
+    /// Reads `dir/config.json` and parses it as the model its `model_type` names.
+    pub fn from_dir(dir: &Path) -> Result<Self, ModelError> {
+        Self::from_file(&dir.join("config.json"))
+    }
+
+    /// Parses the `config.json` at `path` as the model its `model_type` names.
+    pub fn from_file(path: &Path) -> Result<Self, ModelError> {
+        #[derive(serde::Deserialize)]
+        struct ModelType {
+            model_type: Option<String>,
+        }
+        impl HfConfig for ModelType {
+            fn validate(&self) -> Result<(), distil_core::config::InvalidKey> {
+                Ok(())
+            }
+        }
+        let kind: ModelType = read_config_file(path)?;
+        match kind.model_type.as_deref() {
+            Some("bert") => Ok(AnyConfig::Bert(read_config_file(path)?)),
+            Some("distilbert") => Ok(AnyConfig::DistilBert(read_config_file(path)?)),
+            other => Err(ModelError::WrongModelType {
+                dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+                message: format!(
+                    "config.json has model_type {}; expected \"bert\" or \"distilbert\"",
+                    other.map_or("(none)".to_string(), |t| format!("\"{t}\""))
+                ),
+            }),
+        }
+    }
+
+    pub fn max_position_embeddings(&self) -> i64 {
+        match self {
+            AnyConfig::Bert(c) => c.max_position_embeddings,
+            AnyConfig::DistilBert(c) => c.max_position_embeddings,
+        }
+    }
+}
+
+/// A masked language model of either kind.
+#[derive(Debug)]
+pub enum AnyMaskedLm {
+    Bert(BertForMaskedLM),
+    DistilBert(DistilBertForMaskedLM),
+}
+
+impl AnyMaskedLm {
+    /// Loads the MLM model `config.json` names; a checkpoint without an MLM head is an error.
+    pub fn from_pretrained(
+        dir: &Path,
+        device: Device,
+    ) -> Result<Pretrained<Self, AnyConfig>, ModelError> {
+        let config = AnyConfig::from_dir(dir)?;
+        let (file, tensors) = read_weights(dir)?;
+        Self::from_tensors(config, &tensors, &file, device)
+    }
+
+    /// Builds the model `config` names and loads `tensors` (read from `file`) into it.
+    pub fn from_tensors(
+        config: AnyConfig,
+        tensors: &BTreeMap<String, Tensor>,
+        file: &Path,
+        device: Device,
+    ) -> Result<Pretrained<Self, AnyConfig>, ModelError> {
+        Ok(match config {
+            AnyConfig::Bert(c) => wrap(
+                BertForMaskedLM::from_tensors(c, tensors, file, device)?,
+                AnyMaskedLm::Bert,
+                AnyConfig::Bert,
+            ),
+            AnyConfig::DistilBert(c) => wrap(
+                DistilBertForMaskedLM::from_tensors(c, tensors, file, device)?,
+                AnyMaskedLm::DistilBert,
+                AnyConfig::DistilBert,
+            ),
+        })
+    }
+
+    /// Wraps a loaded DistilBERT masked LM.
+    pub fn from_distilbert(
+        loaded: Pretrained<DistilBertForMaskedLM, DistilBertConfig>,
+    ) -> Pretrained<Self, AnyConfig> {
+        wrap(loaded, AnyMaskedLm::DistilBert, AnyConfig::DistilBert)
+    }
+
+    /// Builds a freshly initialised model of the kind `config` names in `vs`.
+    pub fn new(p: tch::nn::Path, config: &AnyConfig) -> Self {
+        match config {
+            AnyConfig::Bert(c) => AnyMaskedLm::Bert(BertForMaskedLM::new(p, c)),
+            AnyConfig::DistilBert(c) => AnyMaskedLm::DistilBert(DistilBertForMaskedLM::new(p, c)),
+        }
+    }
+
+    pub fn forward_t(&self, input: &EncoderInput, train: bool) -> MaskedLmOutput {
+        match self {
+            AnyMaskedLm::Bert(m) => m.forward_t(input, train),
+            AnyMaskedLm::DistilBert(m) => m.forward_t(input, train),
+        }
+    }
+
+    fn inner(&self) -> &dyn MaskedLanguageModel {
+        match self {
+            AnyMaskedLm::Bert(m) => m,
+            AnyMaskedLm::DistilBert(m) => m,
+        }
+    }
+}
+
+impl MaskedLanguageModel for AnyMaskedLm {
+    fn encode(&self, input: &EncoderInput, train: bool) -> EncoderOutput {
+        self.inner().encode(input, train)
+    }
+
+    fn mlm_logits(&self, hidden: &Tensor, train: bool) -> Tensor {
+        self.inner().mlm_logits(hidden, train)
+    }
+
+    fn hidden_size(&self) -> i64 {
+        self.inner().hidden_size()
+    }
+
+    fn vocab_size(&self) -> i64 {
+        self.inner().vocab_size()
+    }
+}
+
+/// Either model, with its MLM head when the checkpoint has one (all-MiniLM-L6-v2, say, is a
+/// base BERT with a pooler and no head).
+#[derive(Debug)]
+pub enum AnyModel {
+    MaskedLm(Box<AnyMaskedLm>),
+    Bert(BertModel),
+    DistilBert(DistilBertModel),
+}
+
+/// What [`AnyModel::forward`] computes for a batch.
+#[derive(Debug)]
+pub struct AnyModelOutput {
+    pub encoder: EncoderOutput,
+    /// BERT's pooler output when the model has a pooler, else the [CLS] (first) state.
+    pub pooled: Tensor,
+    /// Vocabulary logits when the model has an MLM head.
+    pub mlm_logits: Option<Tensor>,
+}
+
+impl AnyModel {
+    /// Loads the model `config.json` names, with the MLM head when the weights hold one.
+    pub fn from_pretrained(
+        dir: &Path,
+        device: Device,
+    ) -> Result<Pretrained<Self, AnyConfig>, ModelError> {
+        let config = AnyConfig::from_dir(dir)?;
+        let (file, tensors) = read_weights(dir)?;
+        let has_head = [
+            "cls.predictions.bias",
+            "cls.predictions.decoder.bias",
+            "vocab_projector.bias",
+        ]
+        .iter()
+        .any(|k| tensors.contains_key(*k));
+        if has_head {
+            let loaded = AnyMaskedLm::from_tensors(config, &tensors, &file, device)?;
+            return Ok(wrap(loaded, |m| AnyModel::MaskedLm(Box::new(m)), |c| c));
+        }
+        Ok(match config {
+            AnyConfig::Bert(c) => wrap(
+                BertModel::from_tensors(c, &tensors, &file, device)?,
+                AnyModel::Bert,
+                AnyConfig::Bert,
+            ),
+            AnyConfig::DistilBert(c) => wrap(
+                DistilBertModel::from_tensors(c, &tensors, &file, device)?,
+                AnyModel::DistilBert,
+                AnyConfig::DistilBert,
+            ),
+        })
+    }
+
+    pub fn forward(&self, input: &EncoderInput) -> AnyModelOutput {
+        let (encoder, pooled, mlm_logits) = match self {
+            AnyModel::MaskedLm(m) => {
+                let out = m.forward_t(input, false);
+                (out.encoder, None, Some(out.logits))
+            }
+            AnyModel::Bert(m) => {
+                let encoder = m.forward_t(input, false);
+                let pooled = m.pooled(&encoder);
+                (encoder, pooled, None)
+            }
+            AnyModel::DistilBert(m) => (m.forward_t(input, false), None, None),
+        };
+        let pooled = pooled.unwrap_or_else(|| encoder.last_hidden_state().select(1, 0));
+        AnyModelOutput {
+            encoder,
+            pooled,
+            mlm_logits,
+        }
+    }
+}
+
+fn wrap<M, C, N, D>(
+    loaded: Pretrained<M, C>,
+    model: impl FnOnce(M) -> N,
+    config: impl FnOnce(C) -> D,
+) -> Pretrained<N, D> {
+    Pretrained {
+        vs: loaded.vs,
+        model: model(loaded.model),
+        config: config(loaded.config),
+        report: loaded.report,
+    }
+}

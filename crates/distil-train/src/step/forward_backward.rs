@@ -1,0 +1,73 @@
+//! One micro-batch of the step: both forwards on the same masked input, the weighted loss,
+//! backward of `loss / grad_accumulation` (scaled under fp16). Gradients accumulate in the
+//! student until [`DistillStep::optimizer_step`].
+
+use distil_core::MaskedLanguageModel;
+use tch::Tensor;
+
+use super::{DeviceBatch, DistillStep};
+use crate::loss::{LossContext, LossInputs, LossOutput, StudentInputs};
+use crate::rng::seed_micro_batch;
+
+/// The models a step runs: the frozen teacher (`None` pretrains the student on the MLM loss
+/// alone) and the trained student.
+#[derive(Clone, Copy)]
+pub struct StepModels<'m> {
+    pub teacher: Option<&'m dyn MaskedLanguageModel>,
+    pub student: &'m dyn MaskedLanguageModel,
+}
+
+impl DistillStep {
+    /// Runs micro-batch number `micro_step` of the run (it seeds dropout) and accumulates its
+    /// gradients. Returns each loss term and the weighted total (before the division by the
+    /// accumulation count), detached and on the device.
+    pub fn forward_backward(
+        &self,
+        models: StepModels<'_>,
+        batch: &DeviceBatch,
+        micro_step: u64,
+    ) -> LossOutput {
+        seed_micro_batch(self.seed, micro_step);
+        let input = self
+            .switches
+            .encoder_input(&batch.input_ids, &batch.attention_mask);
+        let StepModels { teacher, student } = models;
+        let teacher_out = teacher.map(|t| tch::no_grad(|| t.encode(&input, false)));
+        let forward = || {
+            let student_out = student.encode(&input, true);
+            let ctx = match teacher.zip(teacher_out.as_ref()) {
+                Some((teacher, teacher_out)) => LossContext::new(LossInputs {
+                    student,
+                    teacher,
+                    student_out: &student_out,
+                    teacher_out,
+                    labels: &batch.labels,
+                    rows: &batch.rows,
+                    train: true,
+                }),
+                None => LossContext::without_teacher(StudentInputs {
+                    student,
+                    student_out: &student_out,
+                    labels: &batch.labels,
+                    rows: &batch.rows,
+                    train: true,
+                }),
+            };
+            self.loss
+                .compute(&mut ctx.with_projection(self.switches.projection))
+        };
+        let output = match self.scaler {
+            Some(_) => tch::autocast(true, forward),
+            None => forward(),
+        };
+        let scaled: Tensor = &output.total * self.accumulation.loss_factor();
+        match &self.scaler {
+            Some(scaler) => scaler.scale(&scaled).backward(),
+            None => scaled.backward(),
+        }
+        LossOutput {
+            total: output.total.detach(),
+            terms: output.terms,
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! One distillation step, the one `distil distill` runs and `distil bench step` times: per
+//! micro-batch the teacher's forward under `no_grad`, the student's forward, the losses and
+//! the backward of `loss / grad_accumulation` ([`DistillStep::forward_backward`]), then the
+//! optimizer step: unscale, clip, update, zero ([`DistillStep::optimizer_step`]). It needs no
+//! run directory, data loader or process group: the caller brings the batches, the learning
+//! rate and, under `torchrun`, averages the gradients between the two. Nothing is read back
+//! to the host; reading the returned values is the caller's choice (at log steps).
+
+mod batch;
+mod forward_backward;
+mod optimizer_step;
+mod switches;
+
+pub use batch::DeviceBatch;
+pub use forward_backward::StepModels;
+pub use switches::{AttentionKernel, StepSwitches};
+
+use crate::loss::TripleLoss;
+use crate::optim::{AdamW, GradAccumulation, LossScaler};
+
+/// The loss, the optimizer and how they run; the models are lent per call ([`StepModels`]).
+pub struct DistillStep {
+    loss: TripleLoss,
+    optimizer: AdamW,
+    switches: StepSwitches,
+    /// Global L2 norm the gradients are clipped to.
+    max_grad_norm: f64,
+    accumulation: GradAccumulation,
+    /// fp16: the student runs under autocast and its loss is scaled.
+    scaler: Option<LossScaler>,
+    /// Dropout seed of this process (see [`crate::rng`]).
+    seed: u64,
+}
+
+impl DistillStep {
+    /// A step of one micro-batch per optimizer step, without loss scaling, dropout seed 0.
+    pub fn new(
+        loss: TripleLoss,
+        optimizer: AdamW,
+        switches: StepSwitches,
+        max_grad_norm: f64,
+    ) -> Self {
+        Self {
+            loss,
+            optimizer,
+            switches,
+            max_grad_norm,
+            accumulation: GradAccumulation::new(1),
+            scaler: None,
+            seed: 0,
+        }
+    }
+
+    /// `micro_batches` forward/backward passes per optimizer step.
+    pub fn with_grad_accumulation(mut self, micro_batches: u32) -> Self {
+        self.accumulation = GradAccumulation::new(micro_batches);
+        self
+    }
+
+    /// fp16 training: the student under autocast, its loss scaled by `scaler`.
+    pub fn with_loss_scaler(mut self, scaler: LossScaler) -> Self {
+        self.scaler = Some(scaler);
+        self
+    }
+
+    /// Seeds dropout: micro-batch `n` draws from `(seed, n)` alone, so a resumed run draws
+    /// what an uninterrupted one would.
+    pub fn with_dropout_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The optimizer, for checkpoints and for averaging its gradients over ranks.
+    pub fn optimizer(&self) -> &AdamW {
+        &self.optimizer
+    }
+
+    /// The fp16 loss scaler, when the step has one.
+    pub fn loss_scaler(&self) -> Option<&LossScaler> {
+        self.scaler.as_ref()
+    }
+}
