@@ -9,6 +9,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+
 use distil_testkit::{fixture_arg, repo_path};
 
 /// Runs `distil` under umask 022 in `dir` and checks that it succeeded.
@@ -135,25 +137,10 @@ fn finetune_writes_results_and_a_model_folder_everyone_can_read() {
     distil_ok(
         work.path(),
         &[
-            "finetune",
-            "glue",
-            "--task",
-            "rte",
-            "--model",
-            &model,
-            "--tokenizer",
-            &tokenizer,
-            "--set",
-            "data.dir=RTE",
-            "--set",
-            "features.max_seq_length=64",
-            "--set",
-            "output.dir=runs",
-            "--set",
-            "training.epochs=1",
-            "--run",
-            "rte",
-        ],
+            common::rte_args("finetune", &model, &tokenizer),
+            vec!["--set", "training.epochs=1", "--run", "rte"],
+        ]
+        .concat(),
     );
     assert_readable_by_all(
         &work.path().join("runs/rte"),

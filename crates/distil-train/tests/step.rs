@@ -107,16 +107,6 @@ fn models_of(models: &Models) -> StepModels<'_> {
     }
 }
 
-/// The terms' values followed by `("loss", total)`, read to the host.
-fn values(output: &LossOutput) -> Vec<(&'static str, f64)> {
-    output
-        .terms
-        .iter()
-        .map(|(name, value)| (*name, value.double_value(&[])))
-        .chain([("loss", output.total.double_value(&[]))])
-        .collect()
-}
-
 /// Loss values of two successive optimizer steps from a copy of `start`'s weights, so the
 /// second step also checks the gradients and update of the first.
 fn two_steps(
@@ -134,7 +124,7 @@ fn two_steps(
             let output = step.forward_backward(models_of(&models), &batch, micro_step);
             let grad_norm = step.optimizer_step(lr).double_value(&[]);
             assert!(grad_norm.is_finite() && grad_norm > 0.0, "{grad_norm}");
-            values(&output)
+            output.host_values()
         })
         .collect()
 }
@@ -222,15 +212,12 @@ fn two_accumulated_micro_batches_step_like_one() {
         }
         let grad_norm = step.optimizer_step(lr).double_value(&[]);
         assert!(grad_norm.is_finite() && grad_norm > 0.0, "{grad_norm}");
-        values(&step.forward_backward(models_of(&models), &batch, 0))
+        step.forward_backward(models_of(&models), &batch, 0)
+            .host_values()
     };
-    let before = values(
-        &step_for(&start, StepSwitches::default(), 1).forward_backward(
-            models_of(&start),
-            &batch,
-            0,
-        ),
-    );
+    let before = step_for(&start, StepSwitches::default(), 1)
+        .forward_backward(models_of(&start), &batch, 0)
+        .host_values();
     let single = after_one_step(1);
     assert!(
         single.last().unwrap().1 < before.last().unwrap().1,

@@ -218,13 +218,14 @@ fn run_precision(
     };
     let (warmup, timed) = batches.split_at(args.warmup);
     for batch in warmup {
-        loss_values(&train_step(batch));
+        // Waits for the device, as every timed step does.
+        train_step(batch).host_values();
     }
     let started = Instant::now();
     let mut first_losses = Vec::new();
     for batch in timed {
         // Reading the losses waits for the device, so each step is timed to its end.
-        let losses = loss_values(&train_step(batch));
+        let losses = train_step(batch).host_values();
         if first_losses.is_empty() {
             first_losses = losses;
         }
@@ -247,16 +248,6 @@ fn run_precision(
         peak_rss_mib: peak_rss_mib(),
         first_losses,
     })
-}
-
-/// The terms' values followed by `("loss", total)`, read to the host.
-fn loss_values(output: &LossOutput) -> Vec<(&'static str, f64)> {
-    output
-        .terms
-        .iter()
-        .map(|(name, value)| (*name, value.double_value(&[])))
-        .chain([("loss", output.total.double_value(&[]))])
-        .collect()
 }
 
 /// Model FLOPs of one step (docs/benchmarks.md): per sequence of `n` real tokens, a layer's

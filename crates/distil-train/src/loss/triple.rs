@@ -19,6 +19,17 @@ pub struct LossOutput {
     pub terms: Vec<(&'static str, Tensor)>,
 }
 
+impl LossOutput {
+    /// Each term's value followed by `("loss", total)`, read to the host (a device sync).
+    pub fn host_values(&self) -> Vec<(&'static str, f64)> {
+        self.terms
+            .iter()
+            .map(|(name, value)| (*name, value.double_value(&[])))
+            .chain([("loss", self.total.double_value(&[]))])
+            .collect()
+    }
+}
+
 impl TripleLoss {
     pub fn from_config(cfg: &LossConfig) -> Self {
         let kd_rows = if cfg.restrict_ce_to_mask {
