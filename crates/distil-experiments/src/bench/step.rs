@@ -8,8 +8,7 @@ use anyhow::Context;
 use distil_core::process::{peak_rss_mib, reset_peak_rss};
 use distil_data::{DataConfig, MlmBatch, MlmLoader};
 use distil_train::{
-    AdamW, AdamWConfig, DeviceBatch, DistillStep, LossConfig, LossOutput, StepModels, StepSwitches,
-    TripleLoss,
+    AdamW, AdamWConfig, DeviceBatch, DistillStep, LossConfig, StepModels, StepSwitches, TripleLoss,
 };
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
