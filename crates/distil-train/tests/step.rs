@@ -12,8 +12,8 @@ use distil_teacher::{BertConfig, BertForMaskedLM};
 use distil_train::config::OptimizerConfig;
 use distil_train::loss::VocabProjection;
 use distil_train::{
-    AdamW, AdamWConfig, AttentionKernel, DeviceBatch, DistillStep, LossConfig, LossOutput,
-    StepModels, StepSwitches, TripleLoss,
+    AdamW, AdamWConfig, AttentionKernel, DeviceBatch, DistillStep, LossConfig, StepModels,
+    StepSwitches, TripleLoss,
 };
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
