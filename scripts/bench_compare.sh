@@ -4,7 +4,10 @@
 # and the load average before and after (other jobs on the machine skew CPU timings).
 #
 #   scripts/bench_compare.sh infer [distil bench infer options]
-#   scripts/bench_compare.sh step  [distil bench step options] [--autocast]
+#   scripts/bench_compare.sh step  [distil bench step options]
+#
+# The reference repeats each of distil's step runs at the same precision
+# (`--precision fp32,bf16-autocast,bf16`), batch size and sequence length.
 #
 # DISTIL (default: the release binary of the cargo target dir) and BENCH_DIR (default: a
 # temporary directory) can be set; results stay in BENCH_DIR/{distil,reference}.json.
@@ -20,14 +23,8 @@ python=${python:-python3}
 dir=${BENCH_DIR:-$(mktemp -d)}
 mkdir -p "$dir"
 
-reference_args=()
-distil_args=()
-for arg in "$@"; do
-    if [[ $arg == --autocast ]]; then reference_args+=("$arg"); else distil_args+=("$arg"); fi
-done
-
 cd "$root"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-"$distil" --device "${DISTIL_DEVICE:-cpu}" bench "$bench" "${distil_args[@]}" --save-inputs "$dir" --out "$dir/distil.json"
-"$python" scripts/bench_reference.py "$bench" --dir "$dir" "${reference_args[@]}"
+"$distil" --device "${DISTIL_DEVICE:-cpu}" bench "$bench" "$@" --save-inputs "$dir" --out "$dir/distil.json"
+"$python" scripts/bench_reference.py "$bench" --dir "$dir"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); results in $dir"

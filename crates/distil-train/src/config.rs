@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use distil_amp::AutocastDtype;
 use distil_core::config::{load_config, ConfigError, InvalidKey};
 use distil_core::DeviceSpec;
 use distil_data::{DataConfig, DataError};
@@ -85,14 +86,14 @@ impl DistillConfig {
     }
 }
 
-/// Numeric format a model's weights are kept in.
+/// Numeric format a model's weights are kept in (`teacher.dtype`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     #[default]
     Fp32,
     Bf16,
-    /// Student training in fp16 uses autocast and a dynamic loss scale.
+    /// CUDA only.
     Fp16,
 }
 
@@ -102,6 +103,45 @@ impl Precision {
             Precision::Fp32 => tch::Kind::Float,
             Precision::Bf16 => tch::Kind::BFloat16,
             Precision::Fp16 => tch::Kind::Half,
+        }
+    }
+}
+
+/// How the student trains (`training.precision`), as PyTorch AMP does it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrainingPrecision {
+    /// Everything in fp32.
+    #[default]
+    Fp32,
+    /// The student's forward (and so its backward) under CPU or CUDA autocast in bf16, with
+    /// fp32 master weights and optimizer state; the teacher stored in bf16; losses in fp32.
+    /// `bf16` is the old spelling.
+    #[serde(alias = "bf16")]
+    Bf16Autocast,
+    /// As `bf16-autocast` in fp16 with a dynamic loss scale; CUDA only. `fp16` is the old
+    /// spelling.
+    #[serde(alias = "fp16")]
+    Fp16Autocast,
+}
+
+impl TrainingPrecision {
+    /// The dtype the student's autocast regions run in, `None` for fp32.
+    pub fn autocast_dtype(self) -> Option<AutocastDtype> {
+        match self {
+            TrainingPrecision::Fp32 => None,
+            TrainingPrecision::Bf16Autocast => Some(AutocastDtype::BFloat16),
+            TrainingPrecision::Fp16Autocast => Some(AutocastDtype::Half),
+        }
+    }
+
+    /// The teacher's storage when `teacher.dtype` leaves it to the run: the autocast dtype
+    /// (the teacher has no gradients, so half-width weights cost it little).
+    pub fn teacher_dtype(self) -> Precision {
+        match self {
+            TrainingPrecision::Fp32 => Precision::Fp32,
+            TrainingPrecision::Bf16Autocast => Precision::Bf16,
+            TrainingPrecision::Fp16Autocast => Precision::Fp16,
         }
     }
 }
@@ -403,10 +443,11 @@ pub struct TrainingConfig {
     pub epochs: u32,
     /// Optimizer steps; when set it ends the run before `epochs` would.
     pub max_steps: Option<u64>,
-    /// fp32; bf16 runs the teacher in bf16 while the student keeps fp32 weights and compute
-    /// (tch has no bf16 autocast); fp16 (CUDA only) runs the student under autocast with a
-    /// dynamic loss scale.
-    pub precision: Precision,
+    /// `fp32`, `bf16-autocast` or `fp16-autocast` (CUDA only); see [`TrainingPrecision`].
+    pub precision: TrainingPrecision,
+    /// TF32 for fp32 matmuls and cuDNN on CUDA. Off by default, as PyTorch leaves matmuls,
+    /// so that fp32 runs reproduce across GPU generations; ignored on the CPU.
+    pub tf32: bool,
     #[serde(with = "device_spec")]
     pub device: DeviceSpec,
     pub seed: u64,
@@ -417,7 +458,8 @@ impl Default for TrainingConfig {
         Self {
             epochs: 3,
             max_steps: None,
-            precision: Precision::Fp32,
+            precision: TrainingPrecision::Fp32,
+            tf32: false,
             device: DeviceSpec::Auto,
             seed: 56,
         }
@@ -436,6 +478,13 @@ impl TrainingConfig {
             return Err(InvalidKey::new(
                 "training.max_steps",
                 "must be at least 1 (or null for epochs only)",
+            ));
+        }
+        if self.precision == TrainingPrecision::Fp16Autocast && self.device == DeviceSpec::Cpu {
+            return Err(InvalidKey::new(
+                "training.precision",
+                "fp16-autocast needs a CUDA device (its loss scaling runs on CUDA AMP kernels); \
+                 use fp32 or bf16-autocast on the CPU",
             ));
         }
         Ok(())

@@ -50,6 +50,9 @@ pub enum TrainError {
     },
     #[error(transparent)]
     Distributed(#[from] distil_distributed::DistributedError),
+    /// Autocast, TF32 or CUDA memory statistics refused by libtorch.
+    #[error(transparent)]
+    Amp(#[from] distil_amp::AmpError),
     #[error("optimizer state `{}` does not fit this model: {message}", path.display())]
     OptimizerState { path: PathBuf, message: String },
     #[error(

@@ -23,6 +23,7 @@ pub mod step;
 pub use checkpoint::{Checkpoint, CheckpointManager, MetricGoal};
 pub use config::{
     check_compatibility, DistillConfig, LossConfig, ModelDims, Precision, TeacherSource,
+    TrainingPrecision,
 };
 pub use distill::{DistillOptions, DistillOutcome, Distiller};
 pub use error::TrainError;
@@ -36,4 +37,4 @@ pub use progress::TrainProgress;
 pub use run_dir::{ExistingRun, RunDir};
 pub use running_means::RunningMeans;
 pub use state::TrainerState;
-pub use step::{AttentionKernel, DeviceBatch, DistillStep, StepModels, StepSwitches};
+pub use step::{AttentionKernel, DeviceBatch, DistillStep, StepAutocast, StepModels, StepSwitches};

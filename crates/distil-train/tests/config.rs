@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use distil_core::config::parse_config;
 use distil_core::DeviceSpec;
 use distil_train::config::StudentInit;
-use distil_train::{check_compatibility, DistillConfig, LossConfig, ModelDims, Precision};
+use distil_train::{check_compatibility, DistillConfig, LossConfig, ModelDims, TrainingPrecision};
 
 fn shipped() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -110,7 +110,7 @@ fn set_overrides_apply_before_validation() {
     assert_eq!(cfg.loss.temperature, 3.0);
     assert_eq!(cfg.optimizer.betas, [0.8, 0.9]);
     assert_eq!(cfg.training.device, DeviceSpec::Cuda(1));
-    assert_eq!(cfg.training.precision, Precision::Bf16);
+    assert_eq!(cfg.training.precision, TrainingPrecision::Bf16Autocast);
     assert_eq!(cfg.training.max_steps, Some(200));
     assert_eq!(cfg.student.teacher_layers, [0, 11]);
 

@@ -1,10 +1,12 @@
 //! The distillation step's switches and accumulation change how it computes, not what: row
 //! projection equals full projection, SDPA equals eager attention, less padding gives the same
-//! losses, and two accumulated micro-batches step like one. Tiny random BERT and DistilBERT,
-//! without dropout so that values compare exactly.
+//! losses, and two accumulated micro-batches step like one. bf16 autocast stays within bf16
+//! tolerance of fp32 with the student's weights and gradients in fp32. Tiny random BERT and
+//! DistilBERT, without dropout so that values compare exactly.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly
 
+use distil_amp::AutocastDtype;
 use distil_data::MlmBatch;
 use distil_student::init_student::student_config;
 use distil_student::DistilBertForMaskedLM;
@@ -12,8 +14,8 @@ use distil_teacher::{BertConfig, BertForMaskedLM};
 use distil_train::config::OptimizerConfig;
 use distil_train::loss::VocabProjection;
 use distil_train::{
-    AdamW, AdamWConfig, AttentionKernel, DeviceBatch, DistillStep, LossConfig, StepModels,
-    StepSwitches, TripleLoss,
+    AdamW, AdamWConfig, AttentionKernel, DeviceBatch, DistillStep, LossConfig, StepAutocast,
+    StepModels, StepSwitches, TripleLoss,
 };
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
@@ -49,11 +51,16 @@ fn tiny_models() -> Models {
 /// Fresh models holding a copy of `start`'s weights in `kind`. Copying, rather than seeding,
 /// keeps the weights equal while other tests draw random numbers.
 fn copy_of(start: &Models, kind: Kind) -> Models {
+    copy_with(start, kind, kind)
+}
+
+/// As [`copy_of`], the teacher and the student each in its own kind.
+fn copy_with(start: &Models, teacher: Kind, student: Kind) -> Models {
     let mut models = tiny_models();
     models.teacher_vs.copy(&start.teacher_vs).unwrap();
     models.student_vs.copy(&start.student_vs).unwrap();
-    models.teacher_vs.set_kind(kind);
-    models.student_vs.set_kind(kind);
+    models.teacher_vs.set_kind(teacher);
+    models.student_vs.set_kind(student);
     models
 }
 
@@ -116,12 +123,23 @@ fn two_steps(
     len: usize,
 ) -> Vec<Vec<(&'static str, f64)>> {
     let models = copy_of(start, kind);
-    let mut step = step_for(&models, switches, 1);
+    let step = step_for(&models, switches, 1);
+    run_two_steps(&models, step, len)
+}
+
+/// Loss values of two successive optimizer steps of `step` on `models`.
+fn run_two_steps(
+    models: &Models,
+    mut step: DistillStep,
+    len: usize,
+) -> Vec<Vec<(&'static str, f64)>> {
     let batch = DeviceBatch::new(&batch(len), Device::Cpu);
     let lr = OptimizerConfig::default().learning_rate;
     (0..2)
         .map(|micro_step| {
-            let output = step.forward_backward(models_of(&models), &batch, micro_step);
+            let output = step
+                .forward_backward(models_of(models), &batch, micro_step)
+                .unwrap();
             let grad_norm = step.optimizer_step(lr).double_value(&[]);
             assert!(grad_norm.is_finite() && grad_norm > 0.0, "{grad_norm}");
             output.host_values()
@@ -208,15 +226,18 @@ fn two_accumulated_micro_batches_step_like_one() {
         let models = copy_of(&start, Kind::Float);
         let mut step = step_for(&models, StepSwitches::default(), micro_batches);
         for micro_step in 0..u64::from(micro_batches) {
-            step.forward_backward(models_of(&models), &batch, micro_step);
+            step.forward_backward(models_of(&models), &batch, micro_step)
+                .unwrap();
         }
         let grad_norm = step.optimizer_step(lr).double_value(&[]);
         assert!(grad_norm.is_finite() && grad_norm > 0.0, "{grad_norm}");
         step.forward_backward(models_of(&models), &batch, 0)
+            .unwrap()
             .host_values()
     };
     let before = step_for(&start, StepSwitches::default(), 1)
         .forward_backward(models_of(&start), &batch, 0)
+        .unwrap()
         .host_values();
     let single = after_one_step(1);
     assert!(
@@ -224,4 +245,62 @@ fn two_accumulated_micro_batches_step_like_one() {
         "the step lowers the loss: {single:?} vs {before:?}"
     );
     assert_close(&[single], &[after_one_step(2)], 1e-6, "accumulation");
+}
+
+/// `training.precision: bf16-autocast`: a bf16 teacher and the student's forward under CPU
+/// autocast give the fp32 losses within bf16 tolerance over two steps, while the student's
+/// master weights and gradients stay fp32. The same bf16 teacher without the student's
+/// autocast gives other values, so the autocast region really changed the computation.
+#[test]
+fn bf16_autocast_stays_within_bf16_tolerance_of_fp32_with_fp32_master_weights() {
+    let start = tiny_models();
+    let fp32 = two_steps(&start, StepSwitches::default(), Kind::Float, 9);
+    let bf16_teacher = |autocast: bool| {
+        let models = copy_with(&start, Kind::BFloat16, Kind::Float);
+        let mut step = step_for(&models, StepSwitches::default(), 1);
+        if autocast {
+            let region = StepAutocast::new(Device::Cpu, AutocastDtype::BFloat16).unwrap();
+            step = step.with_autocast(region);
+        }
+        let losses = run_two_steps(&models, step, 9);
+        for (name, weight) in models.student_vs.variables() {
+            assert_eq!(weight.kind(), Kind::Float, "student weight {name}");
+        }
+        losses
+    };
+    let mixed = bf16_teacher(true);
+    assert_close(&fp32, &mixed, 2e-2, "bf16-autocast");
+    assert_ne!(
+        mixed,
+        bf16_teacher(false),
+        "autocast left the student in fp32"
+    );
+
+    let models = copy_with(&start, Kind::BFloat16, Kind::Float);
+    let step = step_for(&models, StepSwitches::default(), 1)
+        .with_autocast(StepAutocast::new(Device::Cpu, AutocastDtype::BFloat16).unwrap());
+    step.forward_backward(
+        models_of(&models),
+        &DeviceBatch::new(&batch(9), Device::Cpu),
+        0,
+    )
+    .unwrap();
+    for weight in models.student_vs.trainable_variables() {
+        let grad = weight.grad();
+        assert!(
+            grad.defined() && grad.kind() == Kind::Float,
+            "{:?}",
+            grad.kind()
+        );
+    }
+    // The region ended with the micro-batch: matmuls are fp32 again.
+    let x = Tensor::ones([2, 2], (Kind::Float, Device::Cpu));
+    assert_eq!(x.matmul(&x).kind(), Kind::Float);
+}
+
+/// fp16 autocast is CUDA-only: building the step's region on the CPU is refused up front.
+#[test]
+fn fp16_autocast_is_refused_on_the_cpu() {
+    let err = StepAutocast::new(Device::Cpu, AutocastDtype::Half).unwrap_err();
+    assert!(err.to_string().contains("fp16"), "{err}");
 }

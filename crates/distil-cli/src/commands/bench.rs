@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use distil_experiments::bench::step::BatchSize;
 use distil_experiments::bench::{
     self, BenchOutputs, InferBenchOptions, ModelShapes, PrepBenchOptions, StepBenchOptions,
     StepPrecision,
@@ -22,7 +23,7 @@ pub enum BenchCommand {
     /// student/teacher speed-up) at random-init published shapes.
     Infer(InferBenchArgs),
     /// One distillation step (teacher forward, student forward/backward, AdamW): tokens/s,
-    /// step time, peak memory and model-FLOPs utilisation, in fp32 and bf16.
+    /// step time, peak memory and model-FLOPs utilisation, in fp32, bf16-autocast and bf16.
     Step(StepBenchArgs),
 }
 
@@ -91,10 +92,12 @@ pub struct InferBenchArgs {
 pub struct StepBenchArgs {
     #[command(flatten)]
     pub shapes: ModelShapeArgs,
-    /// Sequences per step.
-    #[arg(long, default_value_t = 8)]
-    pub batch_size: usize,
-    /// Tokens per sequence of the synthetic batches (every position a real token).
+    /// Sequences per step, or `auto`: the largest power of two at which every precision fits
+    /// in GPU memory (CUDA only).
+    #[arg(long, default_value = "8")]
+    pub batch_size: BatchSize,
+    /// Tokens per sequence of the synthetic batches (every position a real token; 128 and 512
+    /// are the recipe's and BERT's longest).
     #[arg(long, default_value_t = 128)]
     pub seq_len: usize,
     /// Real batches instead: shards written by `distil prep` (their length mix and padding).
@@ -109,9 +112,12 @@ pub struct StepBenchArgs {
     /// Untimed steps first.
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
-    /// Numeric formats of the weights, comma-separated: fp32, bf16 (losses stay fp32).
-    #[arg(long, value_parser = lowercase_name::<StepPrecision>, value_delimiter = ',',
-          default_value = "fp32,bf16")]
+    /// Precisions to run, comma-separated: fp32; bf16-autocast (what `training.precision:
+    /// bf16-autocast` trains with: fp32 student weights under bf16 autocast, bf16 teacher);
+    /// bf16 (both models' weights cast, kept to compare with). Losses are fp32 in all three.
+    #[arg(long = "precision", visible_alias = "precisions",
+          value_parser = lowercase_name::<StepPrecision>, value_delimiter = ',',
+          default_value = "fp32,bf16-autocast")]
     pub precisions: Vec<StepPrecision>,
     /// Where the vocabulary head runs: only at the rows a loss reads (`rows`), or everywhere
     /// (`full`).

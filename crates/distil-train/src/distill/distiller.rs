@@ -33,7 +33,7 @@ use super::models::{
 };
 use super::plan::{RunLength, RunPlan};
 use crate::checkpoint::{CheckpointManager, MetricGoal};
-use crate::config::{DistillConfig, Precision, TeacherSource};
+use crate::config::{DistillConfig, Precision, TeacherSource, TrainingPrecision};
 use crate::error::TrainError;
 use crate::interrupt::Interrupt;
 use crate::loss::TripleLoss;
@@ -44,7 +44,7 @@ use crate::rng::rank_seed;
 use crate::run_dir::{ExistingRun, RunDir};
 use crate::running_means::{first_non_finite, RunningMeans};
 use crate::state::TrainerState;
-use crate::step::{DeviceBatch, DistillStep, StepModels};
+use crate::step::{DeviceBatch, DistillStep, StepAutocast, StepModels};
 use distil_core::process::resident_mib;
 
 /// Where the final student goes inside the run directory.
@@ -53,6 +53,10 @@ const LOSS_METRIC: &str = "losses/loss";
 const GRAD_NORM_METRIC: &str = "optim/grad_norm";
 /// Summed, not averaged, over the ranks: the job's throughput.
 pub(super) const TOKENS_METRIC: &str = "global/tokens_per_s";
+/// Peak CUDA memory held by tensors and by the caching allocator since the previous log step
+/// (CUDA runs only; `global/memory_usage` is the host's resident memory).
+const CUDA_ALLOCATED_METRIC: &str = "global/cuda_peak_allocated_mib";
+const CUDA_RESERVED_METRIC: &str = "global/cuda_peak_reserved_mib";
 
 /// How a run is started and watched.
 #[derive(Debug, Clone)]
@@ -137,6 +141,9 @@ impl Distiller {
         }
         let is_root = data_parallel.as_ref().is_none_or(DataParallel::is_root);
         check_precision(&config, device)?;
+        if let Device::Cuda(_) = device {
+            distil_amp::set_tf32(config.training.tf32)?;
+        }
         let manifest = Manifest::load(&config.data.shards)?;
 
         let (mut teacher, tokenizer_dir) = match &config.teacher.source {
@@ -202,7 +209,10 @@ impl Distiller {
         )
         .with_grad_accumulation(config.optimizer.grad_accumulation)
         .with_dropout_seed(rank_seed(state.seed, rank));
-        if config.training.precision == Precision::Fp16 {
+        if let Some(dtype) = config.training.precision.autocast_dtype() {
+            step = step.with_autocast(StepAutocast::new(device, dtype)?);
+        }
+        if config.training.precision == TrainingPrecision::Fp16Autocast {
             step = step.with_loss_scaler(match state.loss_scaler {
                 Some(saved) => LossScaler::with_state(device, saved),
                 None => LossScaler::new(device),
@@ -289,7 +299,7 @@ impl Distiller {
                 position,
             } in batches
             {
-                self.micro_batch(&batch, &mut window.micro);
+                self.micro_batch(&batch, &mut window.micro)?;
                 self.state.micro_step += 1;
                 self.state.tokens_seen += batch.n_tokens as u64;
                 self.state.epoch = epoch;
@@ -397,7 +407,7 @@ impl Distiller {
     }
 
     /// One micro-batch through the step; its loss values join the window's device sums.
-    fn micro_batch(&self, batch: &MlmBatch, means: &mut RunningMeans) {
+    fn micro_batch(&self, batch: &MlmBatch, means: &mut RunningMeans) -> Result<(), TrainError> {
         let models = StepModels {
             teacher: self
                 .teacher
@@ -408,7 +418,7 @@ impl Distiller {
         let batch = DeviceBatch::new(batch, self.device);
         let output = self
             .step
-            .forward_backward(models, &batch, self.state.micro_step);
+            .forward_backward(models, &batch, self.state.micro_step)?;
         let named: Vec<(String, &Tensor)> = output
             .terms
             .iter()
@@ -416,6 +426,7 @@ impl Distiller {
             .chain([(LOSS_METRIC.to_string(), &output.total)])
             .collect();
         means.add(named.iter().map(|(name, value)| (name.as_str(), *value)));
+        Ok(())
     }
 
     /// Average over the ranks, then the step's optimizer step at the scheduled learning rate;
@@ -451,6 +462,12 @@ impl Distiller {
         metrics.insert("global/epoch".to_string(), self.state.epoch as f64);
         if let Some(mb) = resident_mib() {
             metrics.insert("global/memory_usage".to_string(), mb);
+        }
+        if let Device::Cuda(index) = self.device {
+            let peak = distil_amp::cuda_peak_memory(index)?;
+            metrics.insert(CUDA_ALLOCATED_METRIC.to_string(), peak.allocated_mib());
+            metrics.insert(CUDA_RESERVED_METRIC.to_string(), peak.reserved_mib());
+            distil_amp::reset_cuda_peak_memory(index)?;
         }
         if let Some(scaler) = self.step.loss_scaler() {
             metrics.insert("optim/loss_scale".to_string(), scaler.state().scale);
@@ -523,7 +540,8 @@ impl Distiller {
     }
 }
 
-/// fp16 runs on CUDA AMP kernels; on the CPU only fp32 and bf16 are offered.
+/// fp16 runs on CUDA AMP kernels; on the CPU only fp32 and bf16 are offered (checked again
+/// here for `device: auto`, which validation cannot resolve).
 fn check_precision(config: &DistillConfig, device: Device) -> Result<(), TrainError> {
     if device != Device::Cpu {
         return Ok(());
@@ -532,10 +550,10 @@ fn check_precision(config: &DistillConfig, device: Device) -> Result<(), TrainEr
         Err(TrainError::Unsupported(InvalidKey::new(
             key,
             "fp16 needs a CUDA device (its loss scaling runs on CUDA AMP kernels); use fp32 or \
-             bf16 on the CPU",
+             bf16-autocast on the CPU",
         )))
     };
-    if config.training.precision == Precision::Fp16 {
+    if config.training.precision == TrainingPrecision::Fp16Autocast {
         return refuse("training.precision");
     }
     if config.teacher.dtype == Precision::Fp16 && !config.teacher.is_none() {

@@ -14,7 +14,9 @@ use distil_student::init_student::student_from_teacher;
 use distil_student::InitStudentError;
 use tch::Device;
 
-use crate::config::{check_compatibility, ModelDims, Precision, StudentInit, TeacherConfig};
+use crate::config::{
+    check_compatibility, ModelDims, Precision, StudentInit, TeacherConfig, TrainingPrecision,
+};
 use crate::error::TrainError;
 use crate::DistillConfig;
 
@@ -32,11 +34,11 @@ pub fn load_teacher(dir: &Path, device: Device) -> Result<Teacher, TrainError> {
     Ok(AnyMaskedLm::from_pretrained(dir, device)?)
 }
 
-/// The teacher's dtype: `teacher.dtype`, or the run's reduced precision when the teacher is
+/// The teacher's dtype: `teacher.dtype`, or the run's autocast dtype when the teacher is
 /// left at fp32 (a teacher without gradients loses little in bf16 and halves its memory).
-pub fn teacher_precision(teacher: &TeacherConfig, training: Precision) -> Precision {
+pub fn teacher_precision(teacher: &TeacherConfig, training: TrainingPrecision) -> Precision {
     match teacher.dtype {
-        Precision::Fp32 => training,
+        Precision::Fp32 => training.teacher_dtype(),
         other => other,
     }
 }

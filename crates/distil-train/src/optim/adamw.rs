@@ -1,13 +1,16 @@
-//! AdamW (Loshchilov & Hutter) written over the student's trainable variables, with the same
-//! arithmetic as `torch.optim.AdamW` (single-tensor path), and moments kept in tensors so the
-//! whole state can be saved and restored for a bit-exact resume.
+//! AdamW (Loshchilov & Hutter) over the student's trainable variables with the arithmetic of
+//! `torch.optim.AdamW`, run by libtorch's multi-tensor kernels ([`AdamWKernel`]), and moments
+//! kept in tensors so the whole state can be saved and restored for a bit-exact resume. The
+//! state on disk does not depend on the kernel, so a run resumes across a change of kernel.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use tch::nn::VarStore;
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
+use super::adamw_kernel::AdamWKernel;
+use super::ffi::{self, AdamWScalars, AdamWTensors};
 use crate::config::OptimizerConfig;
 use crate::error::TrainError;
 
@@ -44,6 +47,10 @@ pub struct AdamW {
     params: Vec<ParamState>,
     /// Optimizer steps taken (torch's per-parameter `step`, shared here).
     step: i64,
+    kernel: AdamWKernel,
+    /// `step` as the 0-dim float32 tensor on the parameters' device that the fused kernel
+    /// reads (written from the host each step, which needs no synchronisation).
+    device_step: Tensor,
 }
 
 const STEP_KEY: &str = "step";
@@ -61,8 +68,10 @@ impl AdamW {
         Self::from_named(vars, cfg)
     }
 
-    /// AdamW over explicit `(name, variable)` pairs.
+    /// AdamW over explicit `(name, variable)` pairs, all on one device, with the kernel
+    /// [`AdamWKernel::for_device`] picks for it.
     pub fn from_named(vars: Vec<(String, Tensor)>, cfg: AdamWConfig) -> Self {
+        let device = vars.first().map_or(Device::Cpu, |(_, t)| t.device());
         let params = vars
             .into_iter()
             .map(|(name, param)| ParamState {
@@ -77,7 +86,20 @@ impl AdamW {
             cfg,
             params,
             step: 0,
+            kernel: AdamWKernel::for_device(device),
+            device_step: Tensor::zeros([], (Kind::Float, device)),
         }
+    }
+
+    /// The same optimizer run by `kernel` instead of the device's default.
+    pub fn with_kernel(mut self, kernel: AdamWKernel) -> Self {
+        self.kernel = kernel;
+        self
+    }
+
+    /// The kernel that runs the update.
+    pub fn kernel(&self) -> AdamWKernel {
+        self.kernel
     }
 
     /// Optimizer steps taken so far.
@@ -99,32 +121,34 @@ impl AdamW {
             .collect()
     }
 
-    /// One update at learning rate `lr`; variables without a gradient are left alone.
+    /// One update at learning rate `lr`; variables without a gradient are left alone. Weight
+    /// decay goes to the variables with two or more dimensions, as a second parameter group
+    /// would in torch. Nothing is read back from the device.
     pub fn step(&mut self, lr: f64) {
         self.step += 1;
-        let (beta1, beta2) = self.cfg.betas;
-        let bias_correction1 = 1.0 - beta1.powi(self.step as i32);
-        let bias_correction2_sqrt = (1.0 - beta2.powi(self.step as i32)).sqrt();
-        let step_size = lr / bias_correction1;
-        let decay_factor = 1.0 - lr * self.cfg.weight_decay;
-        tch::no_grad(|| {
-            for p in &mut self.params {
-                let grad = p.param.grad();
-                if !grad.defined() {
-                    continue;
-                }
-                if p.decay && self.cfg.weight_decay != 0.0 {
-                    let _ = p.param.g_mul_scalar_(decay_factor);
-                }
-                let _ = p.exp_avg.lerp_(&grad, 1.0 - beta1);
-                let _ = p.exp_avg_sq.g_mul_scalar_(beta2);
-                let _ = p
-                    .exp_avg_sq
-                    .addcmul_(&(&grad * (1.0 - beta2)), &grad.shallow_clone());
-                let denom = (p.exp_avg_sq.sqrt() / bias_correction2_sqrt) + self.cfg.eps;
-                let _ = p.param.addcdiv_(&(&p.exp_avg * -step_size), &denom);
+        if self.kernel == AdamWKernel::Fused {
+            tch::no_grad(|| {
+                let _ = self.device_step.fill_(self.step as f64);
+            });
+        }
+        for decay in [true, false] {
+            let group = Group::collect(self.params.iter().filter(|p| p.decay == decay));
+            if group.params.is_empty() {
+                continue;
             }
-        });
+            let scalars = AdamWScalars {
+                lr,
+                beta1: self.cfg.betas.0,
+                beta2: self.cfg.betas.1,
+                weight_decay: if decay { self.cfg.weight_decay } else { 0.0 },
+                eps: self.cfg.eps,
+            };
+            let tensors = group.tensors();
+            match self.kernel {
+                AdamWKernel::Fused => ffi::fused_adamw(&tensors, scalars, &self.device_step),
+                AdamWKernel::Foreach => ffi::foreach_adamw(&tensors, scalars, self.step),
+            }
+        }
     }
 
     /// Clears every gradient before the next accumulation window.
@@ -192,5 +216,42 @@ impl AdamW {
         }
         self.step = step.int64_value(&[0]);
         Ok(())
+    }
+}
+
+/// The variables of one parameter group that received a gradient, with their moments.
+#[derive(Default)]
+struct Group {
+    params: Vec<Tensor>,
+    grads: Vec<Tensor>,
+    exp_avgs: Vec<Tensor>,
+    exp_avg_sqs: Vec<Tensor>,
+}
+
+impl Group {
+    fn collect<'a>(states: impl Iterator<Item = &'a ParamState>) -> Self {
+        let mut group = Self::default();
+        for p in states {
+            let grad = p.param.grad();
+            if !grad.defined() {
+                continue;
+            }
+            // Detached handles share storage, so the kernels update the variables themselves
+            // without autograd recording the in-place ops on leaves.
+            group.params.push(p.param.detach());
+            group.grads.push(grad);
+            group.exp_avgs.push(p.exp_avg.shallow_clone());
+            group.exp_avg_sqs.push(p.exp_avg_sq.shallow_clone());
+        }
+        group
+    }
+
+    fn tensors(&self) -> AdamWTensors<'_> {
+        AdamWTensors {
+            params: &self.params,
+            grads: &self.grads,
+            exp_avgs: &self.exp_avgs,
+            exp_avg_sqs: &self.exp_avg_sqs,
+        }
     }
 }

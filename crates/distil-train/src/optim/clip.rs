@@ -1,26 +1,19 @@
-//! Global-norm gradient clipping computed on the device, as `torch.nn.utils.clip_grad_norm_`:
-//! every gradient is multiplied by `min(1, max_norm / (norm + 1e-6))`, with no host read.
+//! Global-norm gradient clipping computed on the device, as
+//! `torch.nn.utils.clip_grad_norm_(foreach=True)`: per-tensor norms in one `_foreach_norm`,
+//! their L2 norm, `coef = clamp(max_norm / (norm + 1e-6), max=1)`, and one `_foreach_mul_` by
+//! that 0-dim tensor. The norm never leaves the device, so a CUDA step does not wait for it;
+//! the caller reads it only when it logs.
 
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
-/// Clips `grads` in place to a global L2 norm of `max_norm` and returns the norm before
-/// clipping as a 0-dim fp32 tensor on the gradients' device (read it only when logging).
+use super::ffi;
+
+/// Clips `grads` (all on one device) in place to a global L2 norm of `max_norm` and returns
+/// the norm before clipping as a 0-dim fp32 tensor on the gradients' device (a CPU zero when
+/// there are none).
 pub fn clip_grad_norm(grads: &[Tensor], max_norm: f64) -> Tensor {
-    tch::no_grad(|| {
-        let norms: Vec<Tensor> = grads
-            .iter()
-            .map(|g| g.norm_scalaropt_dtype(2.0, Kind::Float))
-            .collect();
-        let Some(first) = norms.first() else {
-            return Tensor::from(0f32);
-        };
-        let total = Tensor::stack(&norms, 0).norm_scalaropt_dtype(2.0, Kind::Float);
-        let coef = ((&total + 1e-6).reciprocal() * max_norm).clamp_max(1.0);
-        let coef = coef.to_device(first.device());
-        for g in grads {
-            let mut g = g.shallow_clone();
-            let _ = g.g_mul_(&coef.to_kind(g.kind()));
-        }
-        total
-    })
+    if grads.is_empty() {
+        return Tensor::from(0f32);
+    }
+    ffi::clip_grad_norm(grads, max_norm)
 }

@@ -1,7 +1,14 @@
 //! One micro-batch of the step: both forwards on the same masked input, the weighted loss,
 //! backward of `loss / grad_accumulation` (scaled under fp16). Gradients accumulate in the
 //! student until [`DistillStep::optimizer_step`].
+//!
+//! Under mixed precision the student's forward and the losses run inside an autocast region,
+//! as `torch.autocast` is used: matmuls in bf16 (or fp16) from the fp32 master weights, the
+//! loss inputs cast to fp32 (`loss::rows::as_f32`). The backward runs after the region ends,
+//! as PyTorch advises; autograd replays each op in the dtype its forward ran in. The teacher's
+//! encoder runs outside it: its weights are already stored in the reduced dtype.
 
+use distil_amp::{AmpError, AutocastGuard};
 use distil_core::MaskedLanguageModel;
 use tch::Tensor;
 
@@ -20,13 +27,14 @@ pub struct StepModels<'m> {
 impl DistillStep {
     /// Runs micro-batch number `micro_step` of the run (it seeds dropout) and accumulates its
     /// gradients. Returns each loss term and the weighted total (before the division by the
-    /// accumulation count), detached and on the device.
+    /// accumulation count), detached and on the device. Fails only if libtorch refuses to
+    /// enter the autocast region.
     pub fn forward_backward(
         &self,
         models: StepModels<'_>,
         batch: &DeviceBatch,
         micro_step: u64,
-    ) -> LossOutput {
+    ) -> Result<LossOutput, AmpError> {
         seed_micro_batch(self.seed, micro_step);
         let input = self
             .switches
@@ -56,8 +64,11 @@ impl DistillStep {
             self.loss
                 .compute(&mut ctx.with_projection(self.switches.projection))
         };
-        let output = match self.scaler {
-            Some(_) => tch::autocast(true, forward),
+        let output = match self.autocast {
+            Some(autocast) => {
+                let _region = AutocastGuard::enter(autocast.device, autocast.dtype)?;
+                forward()
+            }
             None => forward(),
         };
         let scaled: Tensor = &output.total * self.accumulation.loss_factor();
@@ -65,9 +76,9 @@ impl DistillStep {
             Some(scaler) => scaler.scale(&scaled).backward(),
             None => scaled.backward(),
         }
-        LossOutput {
+        Ok(LossOutput {
             total: output.total.detach(),
             terms: output.terms,
-        }
+        })
     }
 }

@@ -6,11 +6,13 @@
 //! rate and, under `torchrun`, averages the gradients between the two. Nothing is read back
 //! to the host; reading the returned values is the caller's choice (at log steps).
 
+mod autocast;
 mod batch;
 mod forward_backward;
 mod optimizer_step;
 mod switches;
 
+pub use autocast::StepAutocast;
 pub use batch::DeviceBatch;
 pub use forward_backward::StepModels;
 pub use switches::{AttentionKernel, StepSwitches};
@@ -26,7 +28,9 @@ pub struct DistillStep {
     /// Global L2 norm the gradients are clipped to.
     max_grad_norm: f64,
     accumulation: GradAccumulation,
-    /// fp16: the student runs under autocast and its loss is scaled.
+    /// Mixed precision: the student's forward and the losses run under autocast.
+    autocast: Option<StepAutocast>,
+    /// fp16: the loss is scaled.
     scaler: Option<LossScaler>,
     /// Dropout seed of this process (see [`crate::rng`]).
     seed: u64,
@@ -46,6 +50,7 @@ impl DistillStep {
             switches,
             max_grad_norm,
             accumulation: GradAccumulation::new(1),
+            autocast: None,
             scaler: None,
             seed: 0,
         }
@@ -57,7 +62,14 @@ impl DistillStep {
         self
     }
 
-    /// fp16 training: the student under autocast, its loss scaled by `scaler`.
+    /// Mixed precision: the student's forward and the losses under `autocast` (fp32 master
+    /// weights and optimizer state stay as they are).
+    pub fn with_autocast(mut self, autocast: StepAutocast) -> Self {
+        self.autocast = Some(autocast);
+        self
+    }
+
+    /// fp16 training (with [`Self::with_autocast`] in fp16): the loss scaled by `scaler`.
     pub fn with_loss_scaler(mut self, scaler: LossScaler) -> Self {
         self.scaler = Some(scaler);
         self
