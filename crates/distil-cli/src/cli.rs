@@ -70,6 +70,9 @@ pub enum Command {
     Distill(crate::commands::distill::DistillArgs),
     /// Initialise a DistilBERT student from chosen layers of a BERT teacher (HF directory).
     InitStudent(crate::commands::init_student::InitStudentArgs),
+    /// Fit an MLM head on a frozen encoder saved without one (a bare BertModel such as
+    /// all-MiniLM-L6-v2), scored on held-out shards beside the unigram baseline.
+    FitHead(crate::commands::fit_head::FitHeadArgs),
     /// Print the most likely tokens, with probabilities, for each [MASK] of a text.
     FillMask(crate::commands::fill_mask::FillMaskArgs),
     /// Write each input line's last hidden state, pooled vector and MLM logits to safetensors.

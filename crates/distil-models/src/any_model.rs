@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use distil_core::checkpoint::{has_mlm_head, LoadSpec};
 use distil_core::nn::{
-    read_config_file, read_weights, HfConfig, MaskedLmOutput, ModelError, Pretrained,
-    PretrainedModel,
+    build_and_load, read_config_file, read_weights, HfConfig, MaskedLmOutput, ModelError,
+    Pretrained, PretrainedModel,
 };
 use distil_core::{EncoderInput, EncoderOutput, MaskedLanguageModel};
 use distil_student::{DistilBertConfig, DistilBertForMaskedLM, DistilBertModel};
@@ -76,6 +77,38 @@ impl AnyMaskedLm {
         let config = AnyConfig::from_dir(dir)?;
         let (file, tensors) = read_weights(dir)?;
         Self::from_tensors(config, &tensors, &file, device)
+    }
+
+    /// Loads the MLM model `config.json` names, with a freshly initialised head (zero bias)
+    /// when the checkpoint has none; the second value says whether the head was loaded.
+    pub fn from_pretrained_head_optional(
+        dir: &Path,
+        device: Device,
+    ) -> Result<(Pretrained<Self, AnyConfig>, bool), ModelError> {
+        let config = AnyConfig::from_dir(dir)?;
+        let (file, tensors) = read_weights(dir)?;
+        if has_mlm_head(&tensors) {
+            return Ok((Self::from_tensors(config, &tensors, &file, device)?, true));
+        }
+        let fresh = match &config {
+            AnyConfig::Bert(_) => ["cls.predictions"].as_slice(),
+            AnyConfig::DistilBert(_) => {
+                ["vocab_transform", "vocab_layer_norm", "vocab_projector"].as_slice()
+            }
+        };
+        let spec = Self::load_spec(&config).allow_missing(fresh.iter().copied());
+        let loaded = build_and_load(config, &tensors, &file, &spec, device, |p, c| {
+            Self::new(p, c)
+        })?;
+        Ok((loaded, false))
+    }
+
+    /// How a checkpoint's keys map onto the model `config` names.
+    fn load_spec(config: &AnyConfig) -> LoadSpec {
+        match config {
+            AnyConfig::Bert(_) => BertForMaskedLM::load_spec(),
+            AnyConfig::DistilBert(_) => DistilBertForMaskedLM::load_spec(),
+        }
     }
 
     /// Builds the model `config` names and loads `tensors` (read from `file`) into it.
@@ -174,14 +207,7 @@ impl AnyModel {
     ) -> Result<Pretrained<Self, AnyConfig>, ModelError> {
         let config = AnyConfig::from_dir(dir)?;
         let (file, tensors) = read_weights(dir)?;
-        let has_head = [
-            "cls.predictions.bias",
-            "cls.predictions.decoder.bias",
-            "vocab_projector.bias",
-        ]
-        .iter()
-        .any(|k| tensors.contains_key(*k));
-        if has_head {
+        if has_mlm_head(&tensors) {
             let loaded = AnyMaskedLm::from_tensors(config, &tensors, &file, device)?;
             return Ok(wrap(loaded, |m| AnyModel::MaskedLm(Box::new(m)), |c| c));
         }

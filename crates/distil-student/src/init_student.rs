@@ -1,12 +1,17 @@
 //! A DistilBERT student initialised from chosen BERT teacher layers, as the reference
 //! `scripts/extract_distilbert.py` does: embeddings (without token types), the chosen
-//! layers renamed, and the MLM head's bias (and, optionally, its transform).
+//! layers renamed, and the MLM head's bias (and, optionally, its transform). A teacher saved
+//! as a bare `BertModel` (no `cls.predictions.*`, like sentence-embedding checkpoints) gives
+//! the student a fresh head: its projection is tied to the word embeddings anyway, the bias
+//! starts at zero.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use distil_core::checkpoint::{find_weights, save_hf_dir, SaveOptions};
-use distil_core::nn::{build_and_load, ModelError, Pretrained, PretrainedModel};
+use distil_core::checkpoint::{has_mlm_head, save_hf_dir, SaveOptions};
+use distil_core::nn::{
+    build_and_load, read_config_file, read_weights, ModelError, Pretrained, PretrainedModel,
+};
 use distil_teacher::{BertConfig, BertForMaskedLM};
 use serde_json::Value;
 use tch::nn::VarStore;
@@ -17,6 +22,16 @@ use crate::{DistilBertConfig, DistilBertForMaskedLM};
 
 /// The paper's choice for a 6-layer student of a 12-layer teacher ("one layer out of two").
 pub const PAPER_LAYERS: [i64; 6] = [0, 2, 4, 7, 9, 11];
+
+/// Where the student's MLM head comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StudentHead {
+    /// The teacher's `cls.predictions` bias, and its transform when `vocab_transform` is set
+    /// (otherwise the transform starts from a fresh init).
+    FromTeacher { vocab_transform: bool },
+    /// The teacher has no MLM head: transform and LayerNorm fresh, bias zero.
+    Fresh,
+}
 
 /// Teacher sub-module (under `bert.encoder.layer.N.`) to student sub-module (under
 /// `distilbert.transformer.layer.i.`); each has a `weight` and a `bias`.
@@ -97,12 +112,12 @@ fn validate_layers(teacher: &BertConfig, layers: &[i64]) -> Result<(), InitStude
 }
 
 /// Student tensors from teacher tensors named as a `BertForMaskedLM`'s variables: student
-/// layer `i` takes teacher layer `layers[i]`. Without `vocab_transform` the student's MLM
-/// transform is left out (it starts from a fresh init).
+/// layer `i` takes teacher layer `layers[i]`; the head's tensors as `head` says (those left
+/// out keep the student's fresh init).
 pub fn student_tensors(
     teacher: &BTreeMap<String, Tensor>,
     layers: &[i64],
-    vocab_transform: bool,
+    head: StudentHead,
 ) -> BTreeMap<String, Tensor> {
     let mut names: Vec<(String, String)> = Vec::new();
     for part in ["word_embeddings.weight", "position_embeddings.weight"]
@@ -124,11 +139,17 @@ pub fn student_tensors(
             }
         }
     }
-    names.push((
-        "cls.predictions.bias".to_string(),
-        "vocab_projector.bias".to_string(),
-    ));
-    if vocab_transform {
+    if matches!(head, StudentHead::FromTeacher { .. }) {
+        names.push((
+            "cls.predictions.bias".to_string(),
+            "vocab_projector.bias".to_string(),
+        ));
+    }
+    if head
+        == (StudentHead::FromTeacher {
+            vocab_transform: true,
+        })
+    {
         for (from, to) in [
             ("cls.predictions.transform.dense", "vocab_transform"),
             ("cls.predictions.transform.LayerNorm", "vocab_layer_norm"),
@@ -144,25 +165,27 @@ pub fn student_tensors(
         .collect()
 }
 
-/// Loads the teacher's MLM checkpoint from `teacher_dir` and builds the student in a new store
-/// on `device`; every student variable is the teacher's, except a fresh MLM transform when
-/// `vocab_transform` is off.
+/// Loads the teacher's checkpoint from `teacher_dir` (a BERT MLM, or a bare `BertModel`) and
+/// builds the student in a new store on `device`; every student variable is the teacher's,
+/// except a fresh MLM transform when `vocab_transform` is off and a fresh head when the
+/// teacher has none (the load report lists the fresh variables).
 pub fn init_student(
     teacher_dir: &Path,
     layers: &[i64],
     vocab_transform: bool,
     device: Device,
 ) -> Result<Pretrained<DistilBertForMaskedLM, DistilBertConfig>, InitStudentError> {
-    let teacher = BertForMaskedLM::from_pretrained(teacher_dir, Device::Cpu)?;
-    let file = find_weights(teacher_dir).map_err(ModelError::from)?;
-    student_from_teacher(
-        &teacher.config,
-        &teacher.vs,
-        &file,
-        layers,
-        vocab_transform,
-        device,
-    )
+    let config: BertConfig = read_config_file(&teacher_dir.join("config.json"))?;
+    let (file, tensors) = read_weights(teacher_dir)?;
+    let head = match has_mlm_head(&tensors) {
+        true => StudentHead::FromTeacher { vocab_transform },
+        false => StudentHead::Fresh,
+    };
+    let spec = BertForMaskedLM::load_spec().allow_missing(["cls.predictions"]);
+    let teacher = build_and_load(config, &tensors, &file, &spec, Device::Cpu, |p, c| {
+        BertForMaskedLM::new(p, c)
+    })?;
+    student_from_teacher(&teacher.config, &teacher.vs, &file, layers, head, device)
 }
 
 /// [`init_student`] from a teacher already loaded into `teacher_vs` from `weights_file` (its
@@ -173,16 +196,26 @@ pub fn student_from_teacher(
     teacher_vs: &VarStore,
     weights_file: &Path,
     layers: &[i64],
-    vocab_transform: bool,
+    head: StudentHead,
     device: Device,
 ) -> Result<Pretrained<DistilBertForMaskedLM, DistilBertConfig>, InitStudentError> {
     let config = student_config(teacher_config, layers)?;
     let teacher_tensors = teacher_vs.variables().into_iter().collect();
-    let tensors = student_tensors(&teacher_tensors, layers, vocab_transform);
-    let mut spec = DistilBertForMaskedLM::load_spec();
-    if !vocab_transform {
-        spec = spec.allow_missing(["vocab_transform", "vocab_layer_norm"]);
-    }
+    let tensors = student_tensors(&teacher_tensors, layers, head);
+    let spec = match head {
+        StudentHead::FromTeacher {
+            vocab_transform: true,
+        } => DistilBertForMaskedLM::load_spec(),
+        StudentHead::FromTeacher {
+            vocab_transform: false,
+        } => DistilBertForMaskedLM::load_spec()
+            .allow_missing(["vocab_transform", "vocab_layer_norm"]),
+        StudentHead::Fresh => DistilBertForMaskedLM::load_spec().allow_missing([
+            "vocab_transform",
+            "vocab_layer_norm",
+            "vocab_projector",
+        ]),
+    };
     Ok(build_and_load(
         config,
         &tensors,

@@ -12,7 +12,7 @@ pub mod sequence_classification;
 pub mod transformer;
 
 pub use config::DistilBertConfig;
-pub use init_student::{init_student, save_student, InitStudentError, PAPER_LAYERS};
+pub use init_student::{init_student, save_student, InitStudentError, StudentHead, PAPER_LAYERS};
 pub use masked_lm::DistilBertForMaskedLM;
 pub use model::DistilBertModel;
 pub use question_answering::DistilBertForQuestionAnswering;

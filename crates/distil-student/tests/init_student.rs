@@ -5,7 +5,7 @@
 use distil_core::checkpoint::read_tensors;
 use distil_core::nn::PretrainedModel;
 use distil_student::{init_student, save_student, DistilBertForMaskedLM};
-use distil_testkit::fixture;
+use distil_testkit::{encoder_only_teacher, fixture};
 use tch::{Device, Tensor};
 
 fn exactly_equal(a: &Tensor, b: &Tensor) -> bool {
@@ -95,4 +95,37 @@ fn out_of_range_layer_is_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("layer 4") && err.contains("4 layers"), "{err}");
+}
+
+#[test]
+fn an_encoder_only_teacher_gives_a_fresh_tied_head_with_a_zero_bias() {
+    let tmp = tempfile::tempdir().unwrap();
+    let teacher_dir = encoder_only_teacher(tmp.path());
+    let teacher = read_tensors(&teacher_dir.join("model.safetensors")).unwrap();
+    let student = init_student(&teacher_dir, &[1, 3], true, Device::Cpu).unwrap();
+    let vars = student.vs.variables();
+    assert!(exactly_equal(
+        &vars["distilbert.transformer.layer.1.ffn.lin1.weight"],
+        &teacher["encoder.layer.3.intermediate.dense.weight"]
+    ));
+    let bias = &vars["vocab_projector.bias"];
+    assert!(exactly_equal(bias, &bias.zeros_like()));
+    let mut fresh = student.report.missing_allowed.clone();
+    fresh.sort();
+    assert_eq!(
+        fresh,
+        [
+            "vocab_layer_norm.bias",
+            "vocab_layer_norm.weight",
+            "vocab_projector.bias",
+            "vocab_transform.bias",
+            "vocab_transform.weight"
+        ]
+    );
+    // The projection is the word-embedding tensor itself, not a copy.
+    let logits_weight = &student.model.vocab_head.decoder_weight;
+    assert_eq!(
+        logits_weight.data_ptr(),
+        vars["distilbert.embeddings.word_embeddings.weight"].data_ptr()
+    );
 }

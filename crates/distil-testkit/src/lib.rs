@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod compare;
+pub mod encoder_only;
 pub mod errors;
 pub mod files;
 pub mod hf_parity;
@@ -16,6 +17,7 @@ pub mod paths;
 pub mod ranks;
 
 pub use compare::{assert_close, max_abs_diff};
+pub use encoder_only::encoder_only_teacher;
 pub use errors::error_chain;
 pub use files::read_json;
 pub use paths::{fixture, fixture_arg, fixtures_dir, repo_path, vocab_dir};

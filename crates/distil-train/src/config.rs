@@ -549,7 +549,7 @@ impl OutputConfig {
 }
 
 /// The data crate names the key of a bad `data:` value; keep it as the error's key.
-fn data_key(error: DataError) -> InvalidKey {
+pub(crate) fn data_key(error: DataError) -> InvalidKey {
     match error {
         DataError::Config { key, reason } => InvalidKey::new(key, reason),
         other => InvalidKey::new("data", other.to_string()),
@@ -625,7 +625,7 @@ pub fn check_compatibility(
 }
 
 /// `device: cuda:0` in YAML, through `DeviceSpec`'s own parser.
-mod device_spec {
+pub(crate) mod device_spec {
     use distil_core::DeviceSpec;
     use serde::{Deserialize, Deserializer, Serializer};
 

@@ -61,6 +61,20 @@ pub enum TrainError {
         path.display()
     )]
     RunExists { path: PathBuf },
+    #[error(
+        "the fitted MLM head does no better than the unigram baseline on the held-out shards \
+         (loss {head_loss:.3} vs {unigram_loss:.3} nats, accuracy {head_accuracy:.3} vs \
+         {unigram_accuracy:.3}; `{}`): the teacher was not saved. Fit longer or with another \
+         learning rate",
+        results.display()
+    )]
+    HeadNotFitted {
+        results: PathBuf,
+        head_loss: f64,
+        unigram_loss: f64,
+        head_accuracy: f64,
+        unigram_accuracy: f64,
+    },
     #[error("cannot install the Ctrl-C handler: {0}")]
     Interrupt(String),
     #[error(

@@ -9,6 +9,7 @@ pub mod config;
 pub mod distill;
 pub mod error;
 mod fs;
+pub mod head_fit;
 pub mod interrupt;
 pub mod loss;
 pub mod metrics;
@@ -27,6 +28,7 @@ pub use config::{
 };
 pub use distill::{DistillOptions, DistillOutcome, Distiller};
 pub use error::TrainError;
+pub use head_fit::{HeadFitConfig, HeadFitOutcome, HeadFitter};
 pub use interrupt::Interrupt;
 pub use loss::{
     LossContext, LossInputs, LossOutput, LossTerm, RowIndex, Rows, StudentInputs, TripleLoss,

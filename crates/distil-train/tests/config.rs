@@ -199,7 +199,7 @@ fn a_run_without_a_teacher_allows_only_the_mlm_term() {
 fn a_teacher_layer_the_teacher_lacks_names_the_key() {
     use distil_train::distill::models::{build_student, load_teacher};
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/fixtures/bert-mlm");
-    let teacher = load_teacher(&dir, tch::Device::Cpu).unwrap();
+    let teacher = load_teacher(&dir, tch::Device::Cpu, true).unwrap();
     let cfg = load_text("", &["student.teacher_layers=[0, 9]"]).unwrap();
     let err = build_student(&cfg, Some((&teacher, &dir)), tch::Device::Cpu)
         .err()

@@ -10,7 +10,8 @@ use tch::Device;
 
 #[derive(Debug, Args)]
 pub struct InitStudentArgs {
-    /// The teacher: an HF BERT masked-LM directory (config.json, weights, tokenizer files).
+    /// The teacher: an HF BERT directory (config.json, weights, tokenizer files); a bare
+    /// `BertModel` without an MLM head gives the student a fresh head.
     #[arg(long)]
     pub teacher: PathBuf,
     /// Teacher layers copied into student layers 0, 1, ... (the list sets the student's depth).

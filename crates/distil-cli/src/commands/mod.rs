@@ -8,6 +8,7 @@ pub mod eval;
 pub mod export;
 pub mod fill_mask;
 pub mod finetune;
+pub mod fit_head;
 pub mod init_student;
 pub mod inspect;
 pub mod prep;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => export::run(&args),
         Command::Distill(args) => distill::run(&cli.global, &args),
         Command::InitStudent(args) => init_student::run(&args),
+        Command::FitHead(args) => fit_head::run(&cli.global, &args),
         Command::FillMask(args) => fill_mask::run(&cli.global, &args),
         Command::Encode(args) => encode::run(&cli.global, &args),
         Command::Finetune(command) => finetune::run(&cli.global, &command),

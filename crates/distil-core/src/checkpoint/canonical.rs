@@ -38,6 +38,19 @@ pub const TIED_KEYS: &[TiedKey] = &[
     },
 ];
 
+/// Keys of which any one means a BERT or DistilBERT checkpoint has its MLM head.
+const MLM_HEAD_KEYS: [&str; 3] = [
+    "cls.predictions.bias",
+    "cls.predictions.decoder.bias",
+    "vocab_projector.bias",
+];
+
+/// Whether a checkpoint holds an MLM head; sentence-embedding models (all-MiniLM-L6-v2) are
+/// saved as a bare `BertModel` without one.
+pub fn has_mlm_head<V>(tensors: &BTreeMap<String, V>) -> bool {
+    MLM_HEAD_KEYS.iter().any(|k| tensors.contains_key(*k))
+}
+
 /// Whether an HF config ties the output embeddings to the input ones (`tie_word_embeddings`,
 /// true unless set to false).
 pub fn ties_word_embeddings(config: &serde_json::Value) -> bool {

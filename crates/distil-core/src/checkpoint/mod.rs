@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 
 use tch::Tensor;
 
-pub use canonical::{canonicalize, ties_word_embeddings, Canonical, TiedKey, TIED_KEYS};
+pub use canonical::{
+    canonicalize, has_mlm_head, ties_word_embeddings, Canonical, TiedKey, TIED_KEYS,
+};
 pub use config_shapes::check_config_shapes;
 pub use dtype::{kind_name, parse_float_kind};
 pub use error::{conversion_command, CheckpointError, ConfigShapeMismatch};

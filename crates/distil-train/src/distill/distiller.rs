@@ -153,7 +153,8 @@ impl Distiller {
             }
             TeacherSource::Model(source) => {
                 let dir = teacher_dir(source)?;
-                (Some(load_teacher(&dir, device)?), Some(dir))
+                let needs_logits = config.loss.alpha_ce > 0.0 || config.loss.alpha_mse > 0.0;
+                (Some(load_teacher(&dir, device, needs_logits)?), Some(dir))
             }
         };
         // Fresh student weights (a config init, a fresh MLM transform) depend on the seed only.

@@ -11,7 +11,7 @@ use distil_core::ModelSource;
 use distil_data::Manifest;
 use distil_models::{AnyConfig, AnyMaskedLm};
 use distil_student::init_student::student_from_teacher;
-use distil_student::InitStudentError;
+use distil_student::{InitStudentError, StudentHead};
 use tch::Device;
 
 use crate::config::{
@@ -30,8 +30,30 @@ pub fn teacher_dir(source: &str) -> Result<PathBuf, TrainError> {
 }
 
 /// Loads the teacher in fp32 (the student may copy its layers first; see [`freeze_teacher`]).
-pub fn load_teacher(dir: &Path, device: Device) -> Result<Teacher, TrainError> {
-    Ok(AnyMaskedLm::from_pretrained(dir, device)?)
+/// A checkpoint without an MLM head (a bare `BertModel`) loads with a fresh, unused head when
+/// the loss reads no teacher logits (`needs_logits` false: only hidden states are matched);
+/// otherwise it is refused with the way out.
+pub fn load_teacher(dir: &Path, device: Device, needs_logits: bool) -> Result<Teacher, TrainError> {
+    let (teacher, has_head) = AnyMaskedLm::from_pretrained_head_optional(dir, device)?;
+    if !has_head && needs_logits {
+        return Err(TrainError::Incompatible(InvalidKey::new(
+            "teacher.source",
+            format!(
+                "`{}` has no MLM head (no cls.predictions.* weights: a bare BertModel), so it \
+                 gives no soft targets for loss.alpha_ce or loss.alpha_mse: fit one with \
+                 `distil fit-head --teacher {}` and use its `teacher/` folder, or set both \
+                 weights to 0",
+                dir.display(),
+                dir.display()
+            ),
+        )));
+    }
+    Ok(teacher)
+}
+
+/// Whether the teacher's MLM head came from its checkpoint (not freshly initialised).
+fn has_trained_head(teacher: &Teacher) -> bool {
+    teacher.report.missing_allowed.is_empty()
 }
 
 /// The teacher's dtype: `teacher.dtype`, or the run's autocast dtype when the teacher is
@@ -80,16 +102,15 @@ pub fn build_student(
                 )));
             };
             let layers: Vec<i64> = cfg.teacher_layers.iter().map(|&l| l as i64).collect();
+            let head = match has_trained_head(teacher) {
+                true => StudentHead::FromTeacher {
+                    vocab_transform: cfg.copy_vocab_transform,
+                },
+                false => StudentHead::Fresh,
+            };
             AnyMaskedLm::from_distilbert(
-                student_from_teacher(
-                    bert,
-                    &teacher.vs,
-                    teacher_dir,
-                    &layers,
-                    cfg.copy_vocab_transform,
-                    device,
-                )
-                .map_err(teacher_layers_key)?,
+                student_from_teacher(bert, &teacher.vs, teacher_dir, &layers, head, device)
+                    .map_err(teacher_layers_key)?,
             )
         }
         StudentInit::Config => {
