@@ -54,14 +54,21 @@ pub fn rte_args<'a>(command: &'a str, model: &'a str, tokenizer: &'a str) -> Vec
 
 /// Shards of the first lines of Alice in Wonderland, tokenised with the teacher's tokenizer.
 pub fn shards(dir: &Path) -> PathBuf {
+    shards_of_lines(dir, "shards", 0..1200)
+}
+
+/// Shards of lines `lines` of Alice in Wonderland in `dir/name`, tokenised with the teacher's
+/// tokenizer.
+pub fn shards_of_lines(dir: &Path, name: &str, lines: std::ops::Range<usize>) -> PathBuf {
     let text: Vec<&str> =
         include_str!("../../../../data/text/books/gutenberg/pg11-carroll-alice-in-wonderland.txt")
             .lines()
-            .take(1200)
+            .skip(lines.start)
+            .take(lines.len())
             .collect();
-    let corpus = dir.join("corpus.txt");
+    let corpus = dir.join(format!("{name}.txt"));
     std::fs::write(&corpus, text.join("\n")).unwrap();
-    let out = dir.join("shards");
+    let out = dir.join(name);
     let teacher = fixture("bert-mlm");
     let prep = run(&[
         "prep",

@@ -151,7 +151,7 @@ impl HeadFitConfig {
         if !(0.0..1.0).contains(&self.training.warmup_prop) {
             return Err(InvalidKey::new("training.warmup_prop", "must be in [0, 1)"));
         }
-        if !(self.training.weight_decay >= 0.0) {
+        if self.training.weight_decay.is_nan() || self.training.weight_decay < 0.0 {
             return Err(InvalidKey::new("training.weight_decay", "must be >= 0"));
         }
         let name = self.output.run_name.as_str();
