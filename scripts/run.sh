@@ -8,4 +8,5 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distil/target}"
 cargo build --release --quiet -p distil-cli
 distil="$CARGO_TARGET_DIR/release/distil"
 "$distil" env
-"$distil" reproduce --config configs/reproduce/mini-cpu.yaml
+# The teacher: all-MiniLM-L6-v2 from the PyPI package setup-libtorch.sh installs (offline).
+"$distil" reproduce --config configs/reproduce/mini-cpu.yaml --set teacher.source="$DISTIL_MINILM_DIR"

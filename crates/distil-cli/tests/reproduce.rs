@@ -113,7 +113,7 @@ fn micro_reproduction_reports_parseable_tables_and_resumes() {
         serde_json::from_slice(&std::fs::read(run.join("results.json")).unwrap()).unwrap();
 
     let (header, rows) = table(&report, "## Table 1");
-    assert_eq!(header, ["Model", "Score", "rte"]);
+    assert_eq!(header, ["Model", "Score", "rte", "Seed spread"]);
     for (label, model) in [
         ("Teacher (ours)", "teacher"),
         ("Student (ours)", "student"),
@@ -201,4 +201,90 @@ fn micro_reproduction_reports_parseable_tables_and_resumes() {
     let after: Vec<_> = markers.iter().map(|p| stamp(p)).collect();
     assert_eq!(before, after);
     assert_eq!(weights_before, stamp(&teacher_weights));
+}
+
+/// The micro config on the real all-MiniLM-L6-v2, which ships without an MLM head: the head is
+/// fitted first and scored on held-out text, the student and ablations distil from the fitted
+/// teacher, and GLUE has every baseline.
+#[test]
+fn micro_reproduction_on_a_bare_encoder_fits_its_head_and_adds_every_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let encoder = distil_testkit::hf_parity::required_env_dir("DISTIL_MINILM_DIR");
+    let r = |p: &str| repo_path(p).display().to_string();
+    // The head is fitted on one part of a book and scored on a later part.
+    let book = std::fs::read_to_string(repo_path(
+        "data/text/books/gutenberg/pg11-carroll-alice-in-wonderland.txt",
+    ))
+    .unwrap();
+    let lines: Vec<&str> = book.lines().collect();
+    let (corpus, held_out) = (
+        dir.path().join("corpus.txt"),
+        dir.path().join("held-out.txt"),
+    );
+    std::fs::write(&corpus, lines[..1200].join("\n")).unwrap();
+    std::fs::write(&held_out, lines[1200..1800].join("\n")).unwrap();
+    let mut text = config(dir.path());
+    // The scratch teacher's section gives way to the bare encoder and its head fit.
+    let start = text.find("teacher:\n").unwrap();
+    let end = text.find("student:").unwrap();
+    text.replace_range(
+        start..end,
+        &format!(
+            "teacher:\n  source: {}\n  fit_head:\n    data: {{batch_size: 16, shuffle_buffer: 500, masking: {{strategy: uniform}}}}\n    eval_batches: 8\n    training: {{steps: 80, learning_rate: 5.0e-3}}\n",
+            encoder.display()
+        ),
+    );
+    text = text
+        .replace(
+            "  train_vocab: {vocab_size: 300}\n",
+            &format!(
+                "  tokenizer: {}\n  held_out: [{}]\n",
+                encoder.display(),
+                held_out.display()
+            ),
+        )
+        .replace(
+            &r("data/text/books/nltk-gutenberg/blake-poems.txt"),
+            &corpus.display().to_string(),
+        )
+        .replace("  unit: paragraph\n", "  unit: line\n")
+        .replace("  max_seq_len: 32\n", "  max_seq_len: 64\n")
+        .replace("run_name: micro", "run_name: bare")
+        .replace("squad:\n", "squad_unused:\n");
+    let squad_start = text.find("squad_unused:").unwrap();
+    let squad_end = text.find("ablations:").unwrap();
+    text.replace_range(squad_start..squad_end, "squad: null\n");
+    let config_path = dir.path().join("bare.yaml");
+    std::fs::write(&config_path, text).unwrap();
+    reproduce(&config_path);
+
+    let run = dir.path().join("bare");
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("results.json")).unwrap()).unwrap();
+    let head = &results["head_fit"];
+    assert_eq!(head["steps"], 80);
+    assert!(head["head_loss"].as_f64().unwrap() < head["unigram_loss"].as_f64().unwrap());
+    let fitted: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(run.join("teacher-head/teacher/config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(fitted["architectures"][0], "BertForMaskedLM");
+    for model in [
+        "teacher",
+        "student",
+        "no-distillation",
+        "no-pretraining",
+        "no-ce",
+        "random-init",
+    ] {
+        let median = results["glue"][model]["rte"]["median"].as_f64().unwrap();
+        assert!((0.0..=100.0).contains(&median), "{model}");
+        assert!(results["macro_spread"][model].as_f64().unwrap() >= 0.0);
+    }
+    // The student's encoder FLOPs: 1 of the teacher's 6 layers.
+    let flops = &results["encoder_flops_per_token"];
+    let ratio = flops["student"].as_f64().unwrap() / flops["teacher"].as_f64().unwrap();
+    assert!((ratio - 1.0 / 6.0).abs() < 1e-12, "{ratio}");
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(report.contains("No distillation (ours)"), "{report}");
 }

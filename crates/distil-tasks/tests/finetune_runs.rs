@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use distil_tasks::finetune::{
-    eval_glue, eval_squad, finetune_glue, finetune_squad, GlueRunConfig, LoopOptions,
+    eval_glue, eval_squad, finetune_glue, finetune_squad, GlueRunConfig, LoopOptions, RunConfig,
     SquadRunConfig,
 };
 use distil_tasks::squad::{evaluate, SquadVersion};
@@ -145,6 +145,48 @@ fn a_tiny_sst2_fine_tune_beats_the_majority_class_and_reloads() {
     eval.output.run_name = Some("sst2-eval".into());
     let again = eval_glue(GlueTask::Sst2, &eval, Device::Cpu).unwrap();
     assert!((again.metrics["acc"] - accuracy).abs() < 1e-12);
+}
+
+#[test]
+fn scoring_only_the_last_epoch_logs_one_evaluation_that_a_reevaluation_repeats() {
+    let _rng = torch_rng();
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("SST-2");
+    std::fs::create_dir_all(&data).unwrap();
+    sst2_slice(&data, 300, 100);
+    let mut config = glue_config(
+        "distilbert-seqcls",
+        "distilbert-mlm",
+        &work.path().join("experiments"),
+    );
+    config.data.dir = Some(data);
+    config.training.train_batch_size = 32;
+    config.training.learning_rate = 1e-3;
+    config.training.epochs = 2;
+    config.training.keep_best = false;
+    config.training.evaluate_each_epoch = false;
+    config.output.run_name = Some("last".into());
+    let summary = finetune_glue(GlueTask::Sst2, &config, Device::Cpu, &options()).unwrap();
+    let evaluations: Vec<(f64, f64)> = std::fs::read_to_string(summary.dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| Some((v["epoch"].as_f64()?, v["eval/acc"].as_f64()?)))
+        .collect();
+    assert_eq!(evaluations, [(2.0, summary.metrics["acc"])]);
+
+    // The run's reported score is the saved model's.
+    let mut eval = config.clone();
+    eval.model.source = Some(summary.dir.join("model").display().to_string());
+    eval.model.tokenizer = None;
+    eval.output.run_name = Some("last-eval".into());
+    let again = eval_glue(GlueTask::Sst2, &eval, Device::Cpu).unwrap();
+    assert!((again.metrics["acc"] - summary.metrics["acc"]).abs() < 1e-12);
+
+    // Picking the best epoch needs every epoch scored.
+    config.training.keep_best = true;
+    let err = config.validate().unwrap_err();
+    assert_eq!(err.key, "training.evaluate_each_epoch");
 }
 
 #[test]

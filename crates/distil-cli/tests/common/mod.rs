@@ -54,12 +54,17 @@ pub fn rte_args<'a>(command: &'a str, model: &'a str, tokenizer: &'a str) -> Vec
 
 /// Shards of the first lines of Alice in Wonderland, tokenised with the teacher's tokenizer.
 pub fn shards(dir: &Path) -> PathBuf {
-    shards_of_lines(dir, "shards", 0..1200)
+    shards_of_lines(dir, "shards", 0..1200, &fixture("bert-mlm"))
 }
 
-/// Shards of lines `lines` of Alice in Wonderland in `dir/name`, tokenised with the teacher's
-/// tokenizer.
-pub fn shards_of_lines(dir: &Path, name: &str, lines: std::ops::Range<usize>) -> PathBuf {
+/// Shards of lines `lines` of Alice in Wonderland in `dir/name`, tokenised with the tokenizer
+/// in `tokenizer` (a model folder).
+pub fn shards_of_lines(
+    dir: &Path,
+    name: &str,
+    lines: std::ops::Range<usize>,
+    tokenizer: &Path,
+) -> PathBuf {
     let text: Vec<&str> =
         include_str!("../../../../data/text/books/gutenberg/pg11-carroll-alice-in-wonderland.txt")
             .lines()
@@ -69,13 +74,12 @@ pub fn shards_of_lines(dir: &Path, name: &str, lines: std::ops::Range<usize>) ->
     let corpus = dir.join(format!("{name}.txt"));
     std::fs::write(&corpus, text.join("\n")).unwrap();
     let out = dir.join(name);
-    let teacher = fixture("bert-mlm");
     let prep = run(&[
         "prep",
         "--input",
         corpus.to_str().unwrap(),
         "--tokenizer",
-        teacher.to_str().unwrap(),
+        tokenizer.to_str().unwrap(),
         "--max-seq-len",
         "64",
         "--out",

@@ -12,6 +12,7 @@ use distil_tasks::finetune::{
 };
 use distil_tasks::squad::{DecodeConfig, SquadFeatureConfig, SquadVersion};
 use distil_train::config::{OptimizerConfig, TrainingConfig};
+use distil_train::head_fit::{HeadEvalConfig, HeadTrainingConfig};
 use distil_train::LossConfig;
 use serde::{Deserialize, Serialize};
 
@@ -32,7 +33,7 @@ pub struct ReproduceConfig {
     /// SQuAD fine-tuning of the teacher and the student (Table 2); left out, Table 2 says
     /// it was not run.
     pub squad: Option<SquadSection>,
-    /// Table 4's ablations and the no-pretraining baseline.
+    /// Table 4's ablations and the no-distillation and no-pretraining baselines.
     pub ablations: bool,
     pub bench: BenchSection,
 }
@@ -108,6 +109,21 @@ impl ReproduceConfig {
             }
             _ => {}
         }
+        if self.teacher.fit_head.is_some() {
+            if self.teacher.source.is_none() {
+                return Err(InvalidKey::new(
+                    "teacher.fit_head",
+                    "fits a head on teacher.source, which is missing",
+                ));
+            }
+            if self.corpus.held_out.is_empty() {
+                return Err(InvalidKey::new(
+                    "corpus.held_out",
+                    "teacher.fit_head scores the head on held-out text: list a file or folder \
+                     the corpus does not hold",
+                ));
+            }
+        }
         if self.student.teacher_layers.is_empty() {
             return Err(InvalidKey::new(
                 "student.teacher_layers",
@@ -155,6 +171,9 @@ pub struct CorpusConfig {
     pub tokenizer: Option<String>,
     /// Train a WordPiece vocabulary on the corpus instead of loading a tokenizer.
     pub train_vocab: Option<VocabSection>,
+    /// Text kept out of the shards, prepared the same way, to score a fitted MLM head on
+    /// (`teacher.fit_head`).
+    pub held_out: Vec<PathBuf>,
     pub max_seq_len: usize,
     pub shard_tokens: usize,
     pub seed: u64,
@@ -167,6 +186,7 @@ impl Default for CorpusConfig {
             unit: TextUnit::Line,
             tokenizer: None,
             train_vocab: None,
+            held_out: Vec::new(),
             max_seq_len: 512,
             shard_tokens: distil_data::DEFAULT_SHARD_TOKENS,
             seed: 56,
@@ -199,9 +219,12 @@ impl VocabSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TeacherSection {
-    /// A local HF BERT MLM directory or a Hub id.
+    /// A local HF BERT directory or a Hub id: a masked LM, or a bare encoder with `fit_head`.
     pub source: Option<String>,
     pub pretrain: Option<PretrainSection>,
+    /// Fit an MLM head on the frozen `source` (which ships without one) before distilling:
+    /// the soft targets come from it. GLUE fine-tunes the source as given.
+    pub fit_head: Option<FitHeadSection>,
 }
 
 impl Default for TeacherSection {
@@ -209,6 +232,28 @@ impl Default for TeacherSection {
         Self {
             source: Some("bert-base-uncased".to_string()),
             pretrain: None,
+            fit_head: None,
+        }
+    }
+}
+
+/// `distil fit-head` on the prepared shards, scored on the held-out ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FitHeadSection {
+    /// Batching and masking of the fit (null: BERT's uniform masking, 32 sequences).
+    pub data: Option<DataConfig>,
+    /// Held-out batches scored.
+    pub eval_batches: usize,
+    pub training: HeadTrainingConfig,
+}
+
+impl Default for FitHeadSection {
+    fn default() -> Self {
+        Self {
+            data: None,
+            eval_batches: HeadEvalConfig::default().batches,
+            training: HeadTrainingConfig::default(),
         }
     }
 }
@@ -398,11 +443,28 @@ mod tests {
 
     #[test]
     fn shipped_configs_parse_and_validate() {
+        let scratch = shipped("mini-cpu-scratch.yaml");
+        assert!(scratch.teacher.pretrain.is_some());
         let cpu = shipped("mini-cpu.yaml");
-        assert!(cpu.teacher.pretrain.is_some());
+        assert!(cpu.teacher.fit_head.is_some() && cpu.teacher.pretrain.is_none());
+        assert_eq!(cpu.student.teacher_layers, [0, 2, 4]);
+        assert_eq!(
+            cpu.corpus.tokenizer.as_deref(),
+            Some("data/vocab/bert-base-uncased")
+        );
+        let loss = &cpu.distill.loss;
+        assert_eq!(
+            (
+                loss.alpha_ce,
+                loss.alpha_mlm,
+                loss.alpha_cos,
+                loss.temperature
+            ),
+            (5.0, 2.0, 1.0, 2.0)
+        );
+        assert!(cpu.finetune.seeds.len() >= 3);
         let gpu = shipped("mini-gpu.yaml");
-        let pretrain = gpu.teacher.pretrain.as_ref().unwrap();
-        assert_eq!((pretrain.num_hidden_layers, pretrain.hidden_size), (6, 384));
+        assert!(gpu.teacher.fit_head.is_some());
         assert_eq!(gpu.student.teacher_layers, [0, 2, 4]);
         assert_eq!(gpu.finetune.seeds.len(), 5);
         assert_eq!(gpu.finetune.max_train_examples, None);
@@ -447,6 +509,17 @@ mod tests {
         config.corpus.train_vocab.as_mut().unwrap().vocab_size = 5;
         let err = config.validate().unwrap_err();
         assert_eq!(err.key, "corpus.train_vocab.vocab_size");
+    }
+
+    #[test]
+    fn a_fitted_head_needs_a_source_and_held_out_text() {
+        let mut config = shipped("mini-cpu.yaml");
+        config.corpus.held_out.clear();
+        assert_eq!(config.validate().unwrap_err().key, "corpus.held_out");
+        let mut config = shipped("mini-cpu.yaml");
+        config.teacher.source = None;
+        config.teacher.pretrain = shipped("mini-cpu-scratch.yaml").teacher.pretrain;
+        assert_eq!(config.validate().unwrap_err().key, "teacher.fit_head");
     }
 
     #[test]

@@ -15,10 +15,10 @@ use super::ablation::Ablation;
 use super::config::{ReproduceConfig, DEFAULT_TOKENIZER};
 use super::outputs::write_outputs;
 use super::results::{
-    Results, RunScale, SizeSpeed, SquadScore, SquadSource, TaskScore, NO_PRETRAINING, STUDENT,
-    TEACHER,
+    HeadFitScore, Results, RunScale, SizeSpeed, SquadScore, SquadSource, TaskScore,
+    NO_DISTILLATION, NO_PRETRAINING, STUDENT, TEACHER,
 };
-use super::runner::StageRunner;
+use super::runner::{Done, StageRunner};
 use super::scores::GlueSummary;
 use super::stages::Shards;
 
@@ -63,7 +63,19 @@ impl<'a> Pipeline<'a> {
         let vocab = self.vocab()?;
         let shards = self.prep(vocab.as_ref())?;
         let teacher = self.teacher(&shards)?;
-        let student = self.distill(None, &shards, &teacher)?;
+        // The teacher the student learns from: with a fitted head when the source has none.
+        let head = match self.config.teacher.fit_head.clone() {
+            Some(section) => Some(self.fit_head(&section, &shards, &teacher)?),
+            None => None,
+        };
+        let soft_teacher = head.as_ref().map_or_else(
+            || teacher.clone(),
+            |h| Done {
+                value: h.value.model.clone(),
+                hash: h.hash.clone(),
+            },
+        );
+        let student = self.distill(None, &shards, &soft_teacher)?;
         let mut models = vec![
             (TEACHER.to_string(), teacher.clone()),
             (STUDENT.to_string(), student.clone()),
@@ -71,8 +83,15 @@ impl<'a> Pipeline<'a> {
         let mut ablations = Vec::new();
         if self.config.ablations {
             for ablation in Ablation::ALL {
-                ablations.push((ablation, self.distill(Some(ablation), &shards, &teacher)?));
+                ablations.push((
+                    ablation,
+                    self.distill(Some(ablation), &shards, &soft_teacher)?,
+                ));
             }
+            models.push((
+                NO_DISTILLATION.to_string(),
+                self.undistilled_student(&soft_teacher)?,
+            ));
             models.push((NO_PRETRAINING.to_string(), self.random_student(&teacher)?));
         }
         models.extend(
@@ -83,7 +102,15 @@ impl<'a> Pipeline<'a> {
         let size_speed = self.size_speed(&teacher, &student)?;
         let glue = self.glue(&models)?;
         let squad = self.squad_scores(&teacher, &student)?;
-        let results = self.results(glue, squad, &shards.value, &teacher.value, size_speed.value)?;
+        let head_fit = head.map(|h| h.value.score);
+        let results = self.results(
+            glue,
+            squad,
+            &shards.value,
+            &teacher.value,
+            size_speed.value,
+            head_fit,
+        )?;
         self.stages.finish();
         let distilled = std::iter::once(STUDENT).chain(ablations.iter().map(|(a, _)| a.name()));
         let curves: Vec<(String, PathBuf)> =
@@ -104,9 +131,26 @@ impl<'a> Pipeline<'a> {
         shards: &Shards,
         teacher: &ModelDir,
         size_speed: BTreeMap<String, SizeSpeed>,
+        head_fit: Option<HeadFitScore>,
     ) -> anyhow::Result<Results> {
         let tasks = self.config.finetune.tasks.clone();
         let summary = GlueSummary::new(&glue, &tasks);
+        let teacher_config = BertConfig::from_file(&teacher.dir.join("config.json"))?;
+        let student_layers = self.config.student.teacher_layers.len() as i64;
+        let encoder_flops_per_token = BTreeMap::from([
+            (
+                TEACHER.to_string(),
+                encoder_flops_per_token(
+                    &teacher_config,
+                    teacher_config.num_hidden_layers,
+                    shards.max_seq_len,
+                ),
+            ),
+            (
+                STUDENT.to_string(),
+                encoder_flops_per_token(&teacher_config, student_layers, shards.max_seq_len),
+            ),
+        ]);
         let (t, st) = (&size_speed[TEACHER], &size_speed[STUDENT]);
         Ok(Results {
             run_name: self.config.run_name.clone(),
@@ -115,6 +159,11 @@ impl<'a> Pipeline<'a> {
             tasks,
             glue,
             macro_scores: summary.macro_scores,
+            macro_by_seed: summary.macro_by_seed,
+            macro_spread: summary.macro_spread,
+            distillation_gain: summary.distillation_gain,
+            encoder_flops_per_token,
+            head_fit,
             student_share_of_teacher: summary.student_share_of_teacher,
             paper_share_of_teacher: summary.paper_share_of_teacher,
             squad,
@@ -168,11 +217,22 @@ impl<'a> Pipeline<'a> {
     }
 }
 
-/// Stages the run has: the vocabulary when trained, prep, teacher, student, size-speed, then
-/// the ablations and baseline, and one fine-tuning per model, task and seed.
+/// Encoder FLOPs per token of a forward pass through `layers` layers of `config`'s width at
+/// sequence length `seq_len`: the four attention projections and the two feed-forward matrices
+/// (2 FLOPs per multiply-add), plus the attention scores and their weighted sum.
+fn encoder_flops_per_token(config: &BertConfig, layers: i64, seq_len: usize) -> f64 {
+    let (d, ff) = (config.hidden_size as f64, config.intermediate_size as f64);
+    let per_layer = 2.0 * (4.0 * d * d + 2.0 * d * ff) + 2.0 * 2.0 * seq_len as f64 * d;
+    layers as f64 * per_layer
+}
+
+/// Stages the run has: the vocabulary when trained, prep, teacher, its head when fitted,
+/// student, size-speed, then the ablations and baselines, and one fine-tuning per model, task
+/// and seed.
 fn stage_count(config: &ReproduceConfig) -> u64 {
+    // Ablations, no-distillation and no-pretraining.
     let extra_models = if config.ablations {
-        Ablation::ALL.len() as u64 + 1
+        Ablation::ALL.len() as u64 + 2
     } else {
         0
     };
@@ -183,5 +243,6 @@ fn stage_count(config: &ReproduceConfig) -> u64 {
         (runs * seeds) as u64
     });
     let vocab = u64::from(config.corpus.train_vocab.is_some());
-    4 + vocab + extra_models + (2 + extra_models) * finetunes + squad
+    let head = u64::from(config.teacher.fit_head.is_some());
+    4 + vocab + head + extra_models + (2 + extra_models) * finetunes + squad
 }

@@ -8,8 +8,9 @@ use anyhow::Context;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::ablation::Ablation;
 use super::paper;
-use super::results::TaskScore;
+use super::results::{TaskScore, NO_DISTILLATION, NO_PRETRAINING, STUDENT, TEACHER};
 
 const SIZE: (u32, u32) = (900, 540);
 
@@ -78,6 +79,21 @@ pub fn loss_curves(metrics: &Path, title: &str, out: &Path) -> anyhow::Result<()
 /// Width of the legend column right of the bars, in pixels.
 const LEGEND_WIDTH: u32 = 210;
 
+/// The models of `glue` in the report's order: teacher, student, no-distillation,
+/// no-pretraining, the ablations in Table 4's order, then any other by name.
+fn model_order(glue: &BTreeMap<String, BTreeMap<String, TaskScore>>) -> Vec<&str> {
+    let known: Vec<&str> = [TEACHER, STUDENT, NO_DISTILLATION, NO_PRETRAINING]
+        .into_iter()
+        .chain(Ablation::ALL.iter().map(|a| a.name()))
+        .collect();
+    let listed = known.iter().copied().filter(|m| glue.contains_key(*m));
+    let rest = glue
+        .keys()
+        .map(String::as_str)
+        .filter(|m| !known.contains(m));
+    listed.chain(rest).collect()
+}
+
 /// Grouped bars: per task, the paper's BERT-base and DistilBERT and each of our models (`glue`:
 /// model to task to score). Every group is labelled with its task under the axis, and the legend
 /// stands in a column of its own right of the bars.
@@ -90,15 +106,19 @@ pub fn score_bars(
         ("BERT-base (paper)".into(), Vec::new()),
         ("DistilBERT (paper)".into(), Vec::new()),
     ];
-    for model in glue.keys() {
+    let models = model_order(glue);
+    for model in &models {
         groups.push((format!("{model} (ours)"), Vec::new()));
     }
     for task in tasks {
         let (bert, distil) = paper::glue_scores(task).unwrap_or((f64::NAN, f64::NAN));
         groups[0].1.push(bert);
         groups[1].1.push(distil);
-        for (i, scores) in glue.values().enumerate() {
-            let score = scores.get(task).map_or(f64::NAN, |s| s.median);
+        for (i, model) in models.iter().enumerate() {
+            let score = glue
+                .get(*model)
+                .and_then(|s| s.get(task))
+                .map_or(f64::NAN, |s| s.median);
             groups[i + 2].1.push(score);
         }
     }
@@ -168,6 +188,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn models_are_ordered_as_in_the_report() {
+        let glue: BTreeMap<String, BTreeMap<String, TaskScore>> = [
+            "random-init",
+            "extra",
+            "no-ce",
+            "no-pretraining",
+            "student",
+            "no-distillation",
+            "teacher",
+        ]
+        .into_iter()
+        .map(|m| (m.to_string(), BTreeMap::new()))
+        .collect();
+        assert_eq!(
+            model_order(&glue),
+            [
+                "teacher",
+                "student",
+                "no-distillation",
+                "no-pretraining",
+                "no-ce",
+                "random-init",
+                "extra"
+            ]
+        );
+    }
+
+    #[test]
     fn score_bars_draw_a_png_of_the_chart_size() {
         let tasks: Vec<String> = ["rte", "sts-b", "mrpc"].map(String::from).to_vec();
         let scores = |values: [f64; 3]| -> BTreeMap<String, TaskScore> {
@@ -187,6 +235,7 @@ mod tests {
         let glue = BTreeMap::from([
             ("teacher".to_string(), scores([66.0, 85.0, 86.0])),
             ("student".to_string(), scores([60.0, 80.0, 84.0])),
+            ("no-distillation".to_string(), scores([56.0, 40.0, 78.0])),
             ("no-pretraining".to_string(), scores([52.0, -5.0, 70.0])),
         ]);
         let dir = tempfile::tempdir().unwrap();

@@ -11,6 +11,9 @@ use super::ablation::Ablation;
 pub const TEACHER: &str = "teacher";
 pub const STUDENT: &str = "student";
 pub const NO_PRETRAINING: &str = "no-pretraining";
+/// The student's architecture and teacher-layer initialisation, fine-tuned with no
+/// distillation: what distillation adds over the initialisation alone.
+pub const NO_DISTILLATION: &str = "no-distillation";
 /// The student fine-tuned on SQuAD with the fine-tuned teacher's soft targets (Table 2's "D").
 pub const STUDENT_D: &str = "student-d";
 
@@ -40,6 +43,32 @@ pub struct AblationScore {
     pub macro_score: f64,
     pub delta: f64,
     pub paper_delta: f64,
+    /// The larger of the two models' seed spreads (see [`Results::macro_spread`]).
+    pub spread: f64,
+    /// `|delta| > spread`: the change is larger than seed noise.
+    pub exceeds_spread: bool,
+}
+
+/// A macro-score difference between two models and whether it exceeds seed noise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MacroGap {
+    /// First model's macro score minus the second's.
+    pub delta: f64,
+    /// The first model's seed spread.
+    pub spread: f64,
+    pub exceeds_spread: bool,
+}
+
+/// The teacher's MLM head fitted on its frozen encoder (an encoder-only teacher), scored on
+/// held-out shards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeadFitScore {
+    pub steps: u64,
+    pub held_out_targets: i64,
+    pub head_accuracy: f64,
+    pub head_loss: f64,
+    pub unigram_accuracy: f64,
+    pub unigram_loss: f64,
 }
 
 /// SQuAD scores of one model: EM and F1 medians over the seeds, each taken on its own.
@@ -99,10 +128,21 @@ pub struct Results {
     pub majority: BTreeMap<String, f64>,
     /// Model to the unweighted mean of its task medians.
     pub macro_scores: BTreeMap<String, f64>,
+    /// Model to seed to the mean over tasks of that seed's scores.
+    pub macro_by_seed: BTreeMap<String, BTreeMap<u64, f64>>,
+    /// Model to its seed spread: the largest minus the smallest of its per-seed macro scores.
+    pub macro_spread: BTreeMap<String, f64>,
+    /// Student minus no-distillation (null when either was not fine-tuned).
+    pub distillation_gain: Option<MacroGap>,
     /// Task to student median / teacher median x 100, plus `macro`.
     pub student_share_of_teacher: BTreeMap<String, f64>,
     /// The paper's share over the same tasks (DistilBERT / BERT-base).
     pub paper_share_of_teacher: BTreeMap<String, f64>,
+    /// Model to encoder FLOPs per token at the run's sequence length (forward, multiply-adds
+    /// counted as two; embeddings and heads left out).
+    pub encoder_flops_per_token: BTreeMap<String, f64>,
+    /// Null unless the teacher's MLM head was fitted in this run.
+    pub head_fit: Option<HeadFitScore>,
     pub squad: BTreeMap<String, SquadScore>,
     /// Null when the config has no `squad:` section.
     pub squad_source: Option<SquadSource>,

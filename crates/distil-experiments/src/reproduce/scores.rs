@@ -1,18 +1,27 @@
 //! The arithmetic over fine-tuning scores that `results.json` records: medians over seeds,
-//! macro scores over tasks, the student's share of the teacher (ours and the paper's) and the
-//! ablations' deltas.
+//! macro scores over tasks and seeds, seed spreads, the student's share of the teacher (ours
+//! and the paper's), what distillation adds over its initialisation and the ablations' deltas.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::ablation::Ablation;
 use super::paper;
-use super::results::{AblationScore, TaskScore, STUDENT, TEACHER};
+use super::results::{AblationScore, MacroGap, TaskScore, NO_DISTILLATION, STUDENT, TEACHER};
 
 /// The GLUE figures derived from every model's task medians.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GlueSummary {
     /// Model to the unweighted mean of its task medians.
     pub macro_scores: BTreeMap<String, f64>,
+    /// Model to seed to the mean over tasks of that seed's scores; a seed that misses a task
+    /// is left out rather than averaged over fewer tasks.
+    pub macro_by_seed: BTreeMap<String, BTreeMap<u64, f64>>,
+    /// Model to the largest minus the smallest of its per-seed macros (0 for one seed); models
+    /// with no complete seed are left out.
+    pub macro_spread: BTreeMap<String, f64>,
+    /// Student minus no-distillation macro, against the student's spread; `None` unless both
+    /// were fine-tuned.
+    pub distillation_gain: Option<MacroGap>,
     /// Task to student median / teacher median x 100, plus `macro`.
     pub student_share_of_teacher: BTreeMap<String, f64>,
     /// The paper's share over the same tasks (DistilBERT / BERT-base), plus `macro`.
@@ -29,6 +38,27 @@ impl GlueSummary {
             .map(|(m, s)| (m.clone(), macro_score(s, tasks)))
             .collect();
         let macro_of = |m: &str| macro_scores.get(m).copied().unwrap_or(f64::NAN);
+        let macro_by_seed: BTreeMap<String, BTreeMap<u64, f64>> = glue
+            .iter()
+            .map(|(m, s)| (m.clone(), seed_macros(s, tasks)))
+            .collect();
+        let macro_spread: BTreeMap<String, f64> = macro_by_seed
+            .iter()
+            .filter_map(|(m, seeds)| Some((m.clone(), spread(seeds.values().copied())?)))
+            .collect();
+        // NaN when a model has no complete seed: no spread is known, so nothing exceeds it.
+        let spread_of = |m: &str| macro_spread.get(m).copied().unwrap_or(f64::NAN);
+        let distillation_gain = (macro_scores.contains_key(STUDENT)
+            && macro_scores.contains_key(NO_DISTILLATION))
+        .then(|| {
+            let delta = macro_of(STUDENT) - macro_of(NO_DISTILLATION);
+            let spread = spread_of(STUDENT);
+            MacroGap {
+                delta,
+                spread,
+                exceeds_spread: delta > spread,
+            }
+        });
         let mut student_share = BTreeMap::new();
         let mut paper_share = BTreeMap::new();
         for task in tasks {
@@ -53,15 +83,29 @@ impl GlueSummary {
         let ablations = Ablation::ALL
             .into_iter()
             .filter(|a| macro_scores.contains_key(a.name()))
-            .map(|a| AblationScore {
-                name: a,
-                macro_score: macro_of(a.name()),
-                delta: macro_of(a.name()) - macro_of(STUDENT),
-                paper_delta: a.paper_delta(),
+            .map(|a| {
+                let delta = macro_of(a.name()) - macro_of(STUDENT);
+                // Either model's seed noise can make the delta; NaN from either stays NaN.
+                let spread = if spread_of(a.name()).is_nan() || spread_of(STUDENT).is_nan() {
+                    f64::NAN
+                } else {
+                    spread_of(a.name()).max(spread_of(STUDENT))
+                };
+                AblationScore {
+                    name: a,
+                    macro_score: macro_of(a.name()),
+                    delta,
+                    paper_delta: a.paper_delta(),
+                    spread,
+                    exceeds_spread: delta.abs() > spread,
+                }
             })
             .collect();
         Self {
             macro_scores,
+            macro_by_seed,
+            macro_spread,
+            distillation_gain,
             student_share_of_teacher: student_share,
             paper_share_of_teacher: paper_share,
             ablations,
@@ -95,6 +139,35 @@ pub fn macro_score(scores: &BTreeMap<String, TaskScore>, tasks: &[String]) -> f6
     )
 }
 
+/// Seed to the mean over `tasks` of that seed's scores, for the seeds every task has.
+pub fn seed_macros(scores: &BTreeMap<String, TaskScore>, tasks: &[String]) -> BTreeMap<u64, f64> {
+    let seeds: BTreeSet<u64> = tasks
+        .iter()
+        .filter_map(|t| scores.get(t))
+        .flat_map(|s| s.seeds.keys().copied())
+        .collect();
+    seeds
+        .into_iter()
+        .filter_map(|seed| {
+            let per_task: Option<Vec<f64>> = tasks
+                .iter()
+                .map(|t| scores.get(t)?.seeds.get(&seed).copied())
+                .collect();
+            Some((seed, mean(per_task?)))
+        })
+        .collect()
+}
+
+/// The largest minus the smallest of `values`; `None` for no values.
+pub fn spread(values: impl IntoIterator<Item = f64>) -> Option<f64> {
+    values
+        .into_iter()
+        .fold(None, |range: Option<(f64, f64)>, v| {
+            Some(range.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))))
+        })
+        .map(|(lo, hi)| hi - lo)
+}
+
 /// The arithmetic mean (NaN for no values, or when one is NaN).
 pub fn mean(values: impl IntoIterator<Item = f64>) -> f64 {
     let (sum, n) = values
@@ -106,7 +179,7 @@ pub fn mean(values: impl IntoIterator<Item = f64>) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reproduce::results::NO_PRETRAINING;
+    use crate::reproduce::results::{NO_DISTILLATION, NO_PRETRAINING};
 
     fn score(median: f64) -> TaskScore {
         TaskScore {
@@ -114,6 +187,31 @@ mod tests {
             seeds: BTreeMap::new(),
             median,
         }
+    }
+
+    /// A score from (seed, score) pairs, with their median.
+    fn seeded(seeds: &[(u64, f64)]) -> TaskScore {
+        let values: Vec<f64> = seeds.iter().map(|s| s.1).collect();
+        TaskScore {
+            metric: "acc".into(),
+            seeds: seeds.iter().copied().collect(),
+            median: median(&values),
+        }
+    }
+
+    /// A task's (seed, score) pairs.
+    type SeededTask<'a> = (&'a str, &'a [(u64, f64)]);
+
+    /// Model to task to seeded score, from rows of (model, [(task, [(seed, score)])]).
+    fn seeded_glue(
+        rows: &[(&str, &[SeededTask])],
+    ) -> BTreeMap<String, BTreeMap<String, TaskScore>> {
+        rows.iter()
+            .map(|(model, tasks)| {
+                let tasks = tasks.iter().map(|(t, s)| (t.to_string(), seeded(s)));
+                (model.to_string(), tasks.collect())
+            })
+            .collect()
     }
 
     fn strings(items: &[&str]) -> Vec<String> {
@@ -206,5 +304,144 @@ mod tests {
         assert!(summary.macro_scores[STUDENT].is_nan());
         assert!(summary.student_share_of_teacher["macro"].is_nan());
         assert!(summary.ablations.is_empty());
+    }
+
+    #[test]
+    fn spreads_gain_and_ablation_noise_over_three_seeds() {
+        let tasks = strings(&["rte", "sts-b"]);
+        let glue = seeded_glue(&[
+            (
+                STUDENT,
+                &[
+                    ("rte", &[(1, 54.0), (2, 50.0), (3, 58.0)]),
+                    ("sts-b", &[(1, 76.0), (2, 74.0), (3, 78.0)]),
+                ],
+            ),
+            (
+                NO_DISTILLATION,
+                &[
+                    ("rte", &[(1, 50.0), (2, 52.0), (3, 48.0)]),
+                    ("sts-b", &[(1, 60.0), (2, 62.0), (3, 58.0)]),
+                ],
+            ),
+            (
+                "no-cos",
+                &[
+                    ("rte", &[(1, 52.0), (2, 60.0), (3, 44.0)]),
+                    ("sts-b", &[(1, 70.0), (2, 66.0), (3, 74.0)]),
+                ],
+            ),
+            // Seed 2 has no STS-B score, so only seed 1 makes a macro.
+            (
+                "no-mlm",
+                &[("rte", &[(1, 60.0), (2, 62.0)]), ("sts-b", &[(1, 70.0)])],
+            ),
+            (
+                "random-init",
+                &[
+                    ("rte", &[(1, 50.0), (2, 50.0), (3, 50.0)]),
+                    ("sts-b", &[(1, 20.0), (2, 22.0), (3, 18.0)]),
+                ],
+            ),
+        ]);
+        let summary = GlueSummary::new(&glue, &tasks);
+        let by_seed = |m: &str| {
+            summary.macro_by_seed[m]
+                .clone()
+                .into_iter()
+                .collect::<Vec<_>>()
+        };
+        // Student: (54 + 76) / 2, (50 + 74) / 2, (58 + 78) / 2; medians 54 and 76.
+        assert_eq!(by_seed(STUDENT), [(1, 65.0), (2, 62.0), (3, 68.0)]);
+        assert_eq!(by_seed(NO_DISTILLATION), [(1, 55.0), (2, 57.0), (3, 53.0)]);
+        assert_eq!(by_seed("no-mlm"), [(1, 65.0)]);
+        assert_eq!(summary.macro_scores[STUDENT], 65.0);
+        assert_eq!(summary.macro_scores[NO_DISTILLATION], 55.0);
+        assert_eq!(summary.macro_scores["no-mlm"], 65.5);
+        let spreads: Vec<(&str, f64)> = summary
+            .macro_spread
+            .iter()
+            .map(|(m, s)| (m.as_str(), *s))
+            .collect();
+        assert_eq!(
+            spreads,
+            [
+                ("no-cos", 4.0),
+                (NO_DISTILLATION, 4.0),
+                ("no-mlm", 0.0),
+                ("random-init", 2.0),
+                (STUDENT, 6.0)
+            ]
+        );
+        // 65 - 55 against the student's 68 - 62.
+        assert_eq!(
+            summary.distillation_gain,
+            Some(MacroGap {
+                delta: 10.0,
+                spread: 6.0,
+                exceeds_spread: true
+            })
+        );
+        // Each delta against the larger of its own and the student's spread (6 here).
+        let rows: Vec<(Ablation, f64, f64, bool)> = summary
+            .ablations
+            .iter()
+            .map(|a| (a.name, a.delta, a.spread, a.exceeds_spread))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (Ablation::NoCos, -4.0, 6.0, false),
+                (Ablation::NoMlm, 0.5, 6.0, false),
+                (Ablation::RandomInit, -30.0, 6.0, true)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_loss_to_no_distillation_never_exceeds_the_spread() {
+        let tasks = strings(&["rte"]);
+        let glue = seeded_glue(&[
+            (STUDENT, &[("rte", &[(1, 50.0), (2, 52.0)])]),
+            (NO_DISTILLATION, &[("rte", &[(1, 60.0), (2, 62.0)])]),
+        ]);
+        let gain = GlueSummary::new(&glue, &tasks).distillation_gain;
+        // 51 - 61: larger than the student's spread of 2, but a loss.
+        assert_eq!(
+            gain,
+            Some(MacroGap {
+                delta: -10.0,
+                spread: 2.0,
+                exceeds_spread: false
+            })
+        );
+    }
+
+    #[test]
+    fn no_seed_scores_leave_the_spreads_unknown() {
+        let tasks = strings(&["rte"]);
+        let glue = glue(&[
+            (STUDENT, &[("rte", 60.0)]),
+            (NO_DISTILLATION, &[("rte", 50.0)]),
+            ("random-init", &[("rte", 40.0)]),
+        ]);
+        let summary = GlueSummary::new(&glue, &tasks);
+        assert!(summary.macro_by_seed.values().all(BTreeMap::is_empty));
+        assert!(summary.macro_spread.is_empty());
+        let gain = summary.distillation_gain.unwrap();
+        assert_eq!(gain.delta, 10.0);
+        assert!(gain.spread.is_nan());
+        assert!(!gain.exceeds_spread);
+        let random = &summary.ablations[0];
+        assert_eq!(random.delta, -20.0);
+        assert!(random.spread.is_nan());
+        assert!(!random.exceeds_spread);
+    }
+
+    #[test]
+    fn no_gain_without_a_no_distillation_model() {
+        let tasks = strings(&["rte"]);
+        let glue = glue(&[(TEACHER, &[("rte", 60.0)]), (STUDENT, &[("rte", 55.0)])]);
+        assert_eq!(GlueSummary::new(&glue, &tasks).distillation_gain, None);
     }
 }

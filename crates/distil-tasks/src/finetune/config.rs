@@ -94,6 +94,9 @@ pub struct TrainingConfig {
     pub keep_last: usize,
     /// Keep the epoch with the best dev score as the final model (else the last epoch).
     pub keep_best: bool,
+    /// Score the dev set after every epoch (false: after the last only, as the legacy
+    /// `run_glue.py` does; needs `keep_best: false`, and saves the evaluations' time).
+    pub evaluate_each_epoch: bool,
 }
 
 impl Default for TrainingConfig {
@@ -113,6 +116,7 @@ impl Default for TrainingConfig {
             checkpoint_steps: 0,
             keep_last: 1,
             keep_best: true,
+            evaluate_each_epoch: true,
         }
     }
 }
@@ -145,6 +149,13 @@ impl TrainingConfig {
                     format!("must be 0 or more, found {value}"),
                 ));
             }
+        }
+        if self.keep_best && !self.evaluate_each_epoch {
+            return Err(InvalidKey::new(
+                "training.evaluate_each_epoch",
+                "keep_best picks the best epoch on dev, so every epoch must be scored: set \
+                 keep_best: false to score the last epoch only",
+            ));
         }
         if self.adam_betas.iter().any(|b| !(0.0..1.0).contains(b)) {
             return Err(InvalidKey::new(

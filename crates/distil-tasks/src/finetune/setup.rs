@@ -99,7 +99,10 @@ pub(crate) fn train_then_evaluate<T: FineTuneTask>(
     if outcome.interrupted {
         return Ok(None);
     }
-    let evaluation = tch::no_grad(|| objective.evaluate())?;
+    let evaluation = match outcome.final_evaluation {
+        Some(evaluation) => evaluation,
+        None => tch::no_grad(|| objective.evaluate())?,
+    };
     Ok(Some(Evaluated {
         evaluation,
         best: outcome.best,

@@ -57,12 +57,16 @@ pub struct LoopOptions {
 
 /// How the loop ended.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LoopOutcome {
+pub struct LoopOutcome<E> {
     /// Stopped by Ctrl-C after saving a checkpoint; the run can be resumed.
     pub interrupted: bool,
     pub optimizer_steps: u64,
     /// The epoch (1-based) and main metric of the best evaluation, when one ran.
     pub best: Option<(u64, f64)>,
+    /// The evaluation of the weights the loop leaves in the store, when the loop scored exactly
+    /// those (the last epoch without `keep_best`, or with it when the last epoch was the best):
+    /// the caller need not score them again.
+    pub final_evaluation: Option<E>,
 }
 
 /// Where the data stream stands: epoch and batches done in it (saved in the trainer state).
@@ -81,7 +85,8 @@ fn epoch_order(len: usize, seed: u64, epoch: u64) -> Vec<usize> {
     order
 }
 
-/// Trains the variables of `vs` on `task`, evaluating after each epoch. With `keep_best`, the
+/// Trains the variables of `vs` on `task`, evaluating after each epoch (or the last only: see
+/// `evaluate_each_epoch`). With `keep_best`, the
 /// best epoch's weights are back in `vs` when this returns (unless interrupted).
 pub fn train<T: FineTuneTask>(
     task: &T,
@@ -89,7 +94,7 @@ pub fn train<T: FineTuneTask>(
     config: &TrainingConfig,
     run: &RunDir,
     options: &LoopOptions,
-) -> Result<LoopOutcome, FinetuneError> {
+) -> Result<LoopOutcome<T::Evaluation>, FinetuneError> {
     let train_features = task.train_features();
     let len = train_features.len();
     if len == 0 {
@@ -144,6 +149,7 @@ pub fn train<T: FineTuneTask>(
     let progress = TrainProgress::new(schedule.total_steps, state.optimizer_step, options.quiet);
     let mut means = RunningMeans::new();
     let mut best = None;
+    let mut last_evaluation = None;
     let mut window_tokens = 0u64;
     let mut window_start = Instant::now();
 
@@ -210,27 +216,34 @@ pub fn train<T: FineTuneTask>(
                         interrupted: true,
                         optimizer_steps: state.optimizer_step,
                         best,
+                        final_evaluation: None,
                     });
                 }
             }
         }
 
-        let evaluation = tch::no_grad(|| task.evaluate())?;
-        let score = evaluation.main_metric();
-        let mut metrics: BTreeMap<String, f64> = evaluation
-            .metrics()
-            .into_iter()
-            .map(|(k, v)| (format!("eval/{k}"), v))
-            .collect();
-        metrics.insert("epoch".into(), (position.epoch + 1) as f64);
-        logger.log(state.optimizer_step, &metrics)?;
-        progress.println(format!(
-            "epoch {}/{epochs}: dev {}",
-            position.epoch + 1,
-            format_metrics(&evaluation.metrics())
-        ));
-        if best.is_none_or(|(_, b)| score > b) {
-            best = Some((position.epoch + 1, score));
+        let last_epoch = position.epoch + 1 == epochs;
+        let mut score = None;
+        if config.evaluate_each_epoch || last_epoch {
+            let evaluation = tch::no_grad(|| task.evaluate())?;
+            let main = evaluation.main_metric();
+            let mut metrics: BTreeMap<String, f64> = evaluation
+                .metrics()
+                .into_iter()
+                .map(|(k, v)| (format!("eval/{k}"), v))
+                .collect();
+            metrics.insert("epoch".into(), (position.epoch + 1) as f64);
+            logger.log(state.optimizer_step, &metrics)?;
+            progress.println(format!(
+                "epoch {}/{epochs}: dev {}",
+                position.epoch + 1,
+                format_metrics(&evaluation.metrics())
+            ));
+            if best.is_none_or(|(_, b)| main > b) {
+                best = Some((position.epoch + 1, main));
+            }
+            score = Some(main);
+            last_evaluation = Some((position.epoch + 1, evaluation));
         }
         position = EpochPosition {
             epoch: position.epoch + 1,
@@ -238,19 +251,23 @@ pub fn train<T: FineTuneTask>(
         };
         state.epoch = position.epoch;
         state.data_position = serde_json::to_value(position).unwrap_or_default();
-        manager.save(vs, &optimizer, &state, Some(score))?;
+        manager.save(vs, &optimizer, &state, score)?;
         if options.interrupt.requested() && position.epoch < epochs {
             progress.println("interrupted: checkpoint saved; run again with --resume");
             return Ok(LoopOutcome {
                 interrupted: true,
                 optimizer_steps: state.optimizer_step,
                 best,
+                final_evaluation: None,
             });
         }
     }
     progress.finish();
 
-    if config.keep_best {
+    let final_evaluation = last_evaluation
+        .filter(|(epoch, _)| !config.keep_best || best.is_some_and(|(b, _)| b == *epoch))
+        .map(|(_, evaluation)| evaluation);
+    if config.keep_best && final_evaluation.is_none() {
         if let Some(checkpoint) = manager.best()? {
             let path = checkpoint.model_path();
             vs.load(&path)
@@ -267,6 +284,7 @@ pub fn train<T: FineTuneTask>(
         interrupted: false,
         optimizer_steps: state.optimizer_step,
         best,
+        final_evaluation,
     })
 }
 

@@ -1,8 +1,9 @@
 //! The distillation stages: the student with the triple loss, each of Table 4's ablations, and
-//! the no-pretraining baseline (the student architecture with fresh random weights).
+//! the two baselines: no distillation (the student's teacher-layer initialisation alone) and no
+//! pretraining (the student architecture with fresh random weights).
 
 use distil_core::checkpoint::{save_hf_dir, SaveOptions};
-use distil_student::DistilBertForMaskedLM;
+use distil_student::{init_student, save_student, DistilBertForMaskedLM};
 use distil_train::config::{OutputConfig, StudentConfig, TeacherConfig};
 use distil_train::{DistillConfig, TeacherSource};
 use serde_json::json;
@@ -11,7 +12,7 @@ use tch::Device;
 use super::{run_distiller, student_config_for, Shards};
 use crate::reproduce::ablation::Ablation;
 use crate::reproduce::pipeline::{ModelDir, Pipeline};
-use crate::reproduce::results::{NO_PRETRAINING, STUDENT};
+use crate::reproduce::results::{NO_DISTILLATION, NO_PRETRAINING, STUDENT};
 use crate::reproduce::runner::Done;
 
 impl Pipeline<'_> {
@@ -67,6 +68,29 @@ impl Pipeline<'_> {
             let _ = std::fs::remove_dir_all(config.run_dir());
             let dir = run_distiller(config.clone(), quiet)?;
             Ok(ModelDir { dir })
+        })
+    }
+
+    /// The student initialised from the teacher's layers and not trained: the no-distillation
+    /// baseline, which isolates what distillation adds over the initialisation.
+    pub(in crate::reproduce) fn undistilled_student(
+        &mut self,
+        teacher: &Done<ModelDir>,
+    ) -> anyhow::Result<Done<ModelDir>> {
+        let inputs = json!({ "student": self.config.student, "teacher": teacher.hash });
+        let out = self.run_dir.join(NO_DISTILLATION);
+        let teacher_dir = teacher.value.dir.clone();
+        let layers: Vec<i64> = self
+            .config
+            .student
+            .teacher_layers
+            .iter()
+            .map(|&l| l as i64)
+            .collect();
+        self.stages.run(NO_DISTILLATION, &inputs, |_| {
+            let student = init_student(&teacher_dir, &layers, false, Device::Cpu)?;
+            save_student(&student, &out, Some(&teacher_dir))?;
+            Ok(ModelDir { dir: out.clone() })
         })
     }
 

@@ -3,6 +3,7 @@
 
 mod distill;
 mod finetune;
+mod fit_head;
 mod prep;
 mod size_speed;
 mod squad;

@@ -1,4 +1,5 @@
-//! The prep stage: the corpus tokenized into MLM shards.
+//! The prep stage: the corpus tokenized into MLM shards, and the held-out text (when given)
+//! into shards of its own.
 
 use std::path::PathBuf;
 
@@ -17,6 +18,9 @@ pub struct Shards {
     pub tokens: u64,
     pub vocab_size: usize,
     pub max_seq_len: usize,
+    /// Shards of `corpus.held_out`, when listed.
+    #[serde(default)]
+    pub held_out: Option<PathBuf>,
 }
 
 impl Pipeline<'_> {
@@ -28,6 +32,7 @@ impl Pipeline<'_> {
         let out = self.run_dir.join("shards");
         let inputs = json!({ "corpus": corpus, "vocab": vocab.map(|v| &v.hash) });
         let tokenizer = self.tokenizer.clone();
+        let held_out_dir = self.run_dir.join("held-out-shards");
         self.stages.run("prep", &inputs, |_| {
             let options = PrepOptions {
                 inputs: corpus.inputs.clone(),
@@ -39,12 +44,25 @@ impl Pipeline<'_> {
                 seed: corpus.seed,
             };
             let manifest: Manifest = prepare(&options, &NoProgress)?;
+            let held_out = match corpus.held_out.is_empty() {
+                true => None,
+                false => {
+                    let options = PrepOptions {
+                        inputs: corpus.held_out.clone(),
+                        out: held_out_dir.clone(),
+                        ..options
+                    };
+                    prepare(&options, &NoProgress)?;
+                    Some(held_out_dir.clone())
+                }
+            };
             Ok(Shards {
                 dir: out.clone(),
                 rows: manifest.rows,
                 tokens: manifest.tokens,
                 vocab_size: manifest.vocab_size,
                 max_seq_len: manifest.max_seq_len,
+                held_out,
             })
         })
     }
