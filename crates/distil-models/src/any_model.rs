@@ -53,6 +53,23 @@ impl AnyConfig {
         }
     }
 
+    /// Prefixes of the MLM head's variables: BERT's `cls.predictions.*`, DistilBERT's
+    /// `vocab_*` (the decoder weight is the word-embedding tensor, not one of them).
+    pub fn mlm_head_prefixes(&self) -> &'static [&'static str] {
+        match self {
+            AnyConfig::Bert(_) => &["cls.predictions"],
+            AnyConfig::DistilBert(_) => &["vocab_transform", "vocab_layer_norm", "vocab_projector"],
+        }
+    }
+
+    /// Whether the variable `name` belongs to the MLM head.
+    pub fn is_mlm_head_variable(&self, name: &str) -> bool {
+        self.mlm_head_prefixes().iter().any(|p| {
+            name.strip_prefix(p)
+                .is_some_and(|rest| rest.starts_with('.'))
+        })
+    }
+
     pub fn max_position_embeddings(&self) -> i64 {
         match self {
             AnyConfig::Bert(c) => c.max_position_embeddings,
@@ -90,13 +107,8 @@ impl AnyMaskedLm {
         if has_mlm_head(&tensors) {
             return Ok((Self::from_tensors(config, &tensors, &file, device)?, true));
         }
-        let fresh = match &config {
-            AnyConfig::Bert(_) => ["cls.predictions"].as_slice(),
-            AnyConfig::DistilBert(_) => {
-                ["vocab_transform", "vocab_layer_norm", "vocab_projector"].as_slice()
-            }
-        };
-        let spec = Self::load_spec(&config).allow_missing(fresh.iter().copied());
+        let spec =
+            Self::load_spec(&config).allow_missing(config.mlm_head_prefixes().iter().copied());
         let loaded = build_and_load(config, &tensors, &file, &spec, device, |p, c| {
             Self::new(p, c)
         })?;

@@ -89,7 +89,7 @@ impl HeadFitter {
             .vs
             .variables()
             .into_iter()
-            .filter(|(name, _)| is_head_variable(&model.config, name))
+            .filter(|(name, _)| model.config.is_mlm_head_variable(name))
             .collect();
         head.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, variable) in &mut head {
@@ -263,17 +263,6 @@ impl HeadFitter {
         };
         save_hf_dir(dir, &config, &self.model.vs, &options)?;
         Ok(())
-    }
-}
-
-/// The head's variables: BERT's `cls.predictions.*`, DistilBERT's `vocab_*` (the decoder
-/// weight is the word-embedding tensor, not one of them).
-fn is_head_variable(config: &AnyConfig, name: &str) -> bool {
-    match config {
-        AnyConfig::Bert(_) => name.starts_with("cls.predictions."),
-        AnyConfig::DistilBert(_) => ["vocab_transform.", "vocab_layer_norm.", "vocab_projector."]
-            .iter()
-            .any(|p| name.starts_with(p)),
     }
 }
 

@@ -104,16 +104,13 @@ pub fn score_head(
     device: Device,
 ) -> (HeadScore, HeadScore) {
     let (mut head, mut unigram) = (ScoreSums::default(), ScoreSums::default());
+    let unigram_log_probs = baseline.log_probs().to_device(device).unsqueeze(0);
     tch::no_grad(|| {
         for batch in batches {
             let (hidden, targets) = masked_hidden(model, batch, device);
             head.add(&model.mlm_logits(&hidden, false), &targets);
             let n = targets.size()[0];
-            let unigram_logits = baseline
-                .log_probs()
-                .to_device(device)
-                .unsqueeze(0)
-                .expand([n, -1], false);
+            let unigram_logits = unigram_log_probs.expand([n, -1], false);
             unigram.add(&unigram_logits, &targets);
         }
     });

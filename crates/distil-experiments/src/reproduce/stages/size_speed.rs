@@ -95,17 +95,11 @@ fn time_cpu_pass(
 fn encoder_parameters(dir: &Path) -> anyhow::Result<u64> {
     let (model, _) = AnyMaskedLm::from_pretrained_head_optional(dir, Device::Cpu)
         .with_context(|| format!("loading {}", dir.display()))?;
-    let head = [
-        "cls.",
-        "vocab_transform",
-        "vocab_layer_norm",
-        "vocab_projector",
-    ];
     Ok(model
         .vs
         .variables()
         .iter()
-        .filter(|(name, _)| !head.iter().any(|h| name.starts_with(h)))
+        .filter(|(name, _)| !model.config.is_mlm_head_variable(name))
         .map(|(_, t)| t.numel() as u64)
         .sum())
 }
