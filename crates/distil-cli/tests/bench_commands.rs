@@ -143,3 +143,53 @@ fn step_counts_tokens_and_flops_by_the_documented_formula() {
         "input ids, mask and labels of 3 batches"
     );
 }
+
+/// A narrower student: its own widths in the FLOP count, the projected hidden-state MSE in
+/// place of the cosine term, and its shape in the JSON.
+#[test]
+fn step_takes_a_narrow_students_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = distil_json(
+        &[
+            "step",
+            "--batch-size",
+            "2",
+            "--seq-len",
+            "8",
+            "--steps",
+            "1",
+            "--warmup",
+            "0",
+            "--precisions",
+            "fp32",
+            "--student-hidden",
+            "16",
+            "--student-intermediate",
+            "24",
+        ],
+        dir.path(),
+    );
+    let run = &report["runs"][0];
+    let (n, v) = (8.0, 30522.0);
+    let layer = |h: f64, i: f64| 2.0 * n * (4.0 * h * h + 2.0 * h * i) + 4.0 * n * n * h;
+    let head = |h: f64| 2.0 * n * (h * h + h * v);
+    let per_sequence =
+        (2.0 * layer(32.0, 64.0) + head(32.0)) + 3.0 * (layer(16.0, 24.0) + head(16.0));
+    assert!(close(
+        run["model_flops"].as_f64().unwrap(),
+        2.0 * per_sequence
+    ));
+    let terms: Vec<&str> = run["first_losses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t[0].as_str().unwrap())
+        .collect();
+    assert_eq!(terms, ["loss_ce", "loss_mlm", "loss_hidden_mse", "loss"]);
+    assert_eq!(report["shapes"]["student_hidden"], 16);
+    let student: Value = read_json(&dir.path().join("student/config.json"));
+    assert_eq!(
+        (student["dim"].as_i64(), student["hidden_dim"].as_i64()),
+        (Some(16), Some(24))
+    );
+}

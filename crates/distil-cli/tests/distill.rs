@@ -11,7 +11,8 @@ mod common;
 use std::process::{Command, Output, Stdio};
 
 use common::{
-    checkpoint, config, distill, distill_ok, metrics, resume_fails, shards, stderr, wait_for,
+    checkpoint, config, distill, distill_ok, kill_after_checkpoint, metrics, resume_fails, shards,
+    stderr, wait_for,
 };
 use distil_testkit::fixture;
 use tch::Tensor;
@@ -72,19 +73,7 @@ fn a_killed_and_resumed_run_matches_the_uninterrupted_run_bit_for_bit() {
     );
     distill_ok(&config, &["output.run_name=whole"]);
 
-    let mut child = distill(&config, &["output.run_name=killed"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let killed = dir.path().join("runs/killed");
-    wait_for(&mut child, &checkpoint(&killed, 15));
-    child.kill().unwrap(); // SIGKILL: no handler runs
-    child.wait().unwrap();
-    assert!(
-        !killed.join("student").exists(),
-        "the run finished before the kill"
-    );
+    let killed = kill_after_checkpoint(&config, &dir.path().join("runs"), "killed", 15);
     // A checkpoint write cut short by the kill: its folder is ignored and removed.
     let torn = killed.join("checkpoints/.partial-step-000000030");
     std::fs::create_dir_all(&torn).unwrap();

@@ -13,5 +13,7 @@ pub mod source;
 
 pub use device::DeviceSpec;
 pub use error::CoreError;
-pub use model::{EncoderInput, EncoderOutput, MaskedLanguageModel};
+pub use model::{
+    AttentionProjections, CausalLanguageModel, EncoderInput, EncoderOutput, MaskedLanguageModel,
+};
 pub use source::ModelSource;

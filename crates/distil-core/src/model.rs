@@ -1,5 +1,6 @@
-//! What every encoder model takes and returns, and the view of a masked language model that
-//! the distiller needs. The teacher (BERT) and student (DistilBERT) crates implement these.
+//! What every encoder model takes and returns, and the views of a masked and of a causal
+//! language model that the distiller needs. The teacher (BERT) and student (DistilBERT) crates
+//! implement these; GPT-2 is a causal one.
 
 use tch::Tensor;
 
@@ -15,6 +16,9 @@ pub struct EncoderInput<'a> {
     pub token_type_ids: Option<&'a Tensor>,
     /// Return every layer's attention probabilities (forces the eager attention path).
     pub output_attentions: bool,
+    /// Return this layer's (0-based) query, key and value projections, which MiniLM's
+    /// self-attention relation loss reads.
+    pub projections_of_layer: Option<usize>,
 }
 
 impl<'a> EncoderInput<'a> {
@@ -24,6 +28,7 @@ impl<'a> EncoderInput<'a> {
             attention_mask,
             token_type_ids: None,
             output_attentions: false,
+            projections_of_layer: None,
         }
     }
 
@@ -41,6 +46,17 @@ pub struct EncoderOutput {
     pub hidden_states: Vec<Tensor>,
     /// Each layer's attention probabilities `[batch, heads, seq, seq]`, when asked for.
     pub attentions: Option<Vec<Tensor>>,
+    /// The projections of the layer [`EncoderInput::projections_of_layer`] names.
+    pub projections: Option<AttentionProjections>,
+}
+
+/// A layer's query, key and value projections `[batch, seq, hidden]`, before the split into
+/// heads.
+#[derive(Debug)]
+pub struct AttentionProjections {
+    pub query: Tensor,
+    pub key: Tensor,
+    pub value: Tensor,
 }
 
 impl EncoderOutput {
@@ -60,6 +76,19 @@ pub trait MaskedLanguageModel {
     fn encode(&self, input: &EncoderInput, train: bool) -> EncoderOutput;
     /// Vocabulary logits for hidden states `[..., hidden]`, giving `[..., vocab]`.
     fn mlm_logits(&self, hidden: &Tensor, train: bool) -> Tensor;
+    fn hidden_size(&self) -> i64;
+    fn vocab_size(&self) -> i64;
+}
+
+/// A causal language model (GPT-2) as the distiller sees it: a decoder stack, run as an
+/// encoder over the whole sequence with a causal mask, and a vocabulary head that can run on
+/// any rows of hidden states. The logits at position `i` predict token `i + 1`.
+pub trait CausalLanguageModel {
+    /// Runs the decoder stack (each position attends to itself and earlier real tokens);
+    /// `train` turns dropout on. The last hidden state is the one the head reads.
+    fn encode(&self, input: &EncoderInput, train: bool) -> EncoderOutput;
+    /// Next-token logits for hidden states `[..., hidden]`, giving `[..., vocab]`.
+    fn lm_logits(&self, hidden: &Tensor, train: bool) -> Tensor;
     fn hidden_size(&self) -> i64;
     fn vocab_size(&self) -> i64;
 }

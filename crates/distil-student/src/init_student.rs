@@ -18,6 +18,7 @@ use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
 use crate::config::LAYER_NORM_EPS;
+use crate::shape::StudentShape;
 use crate::{DistilBertConfig, DistilBertForMaskedLM};
 
 /// The paper's choice for a 6-layer student of a 12-layer teacher ("one layer out of two").
@@ -76,28 +77,7 @@ pub fn student_config(
             found: teacher.layer_norm_eps,
         });
     }
-    Ok(DistilBertConfig {
-        vocab_size: teacher.vocab_size,
-        dim: teacher.hidden_size,
-        n_layers: layers.len() as i64,
-        n_heads: teacher.num_attention_heads,
-        hidden_dim: teacher.intermediate_size,
-        max_position_embeddings: teacher.max_position_embeddings,
-        sinusoidal_pos_embds: false,
-        activation: teacher.hidden_act,
-        dropout: teacher.hidden_dropout_prob,
-        attention_dropout: teacher.attention_probs_dropout_prob,
-        qa_dropout: 0.1,
-        seq_classif_dropout: 0.2,
-        tie_weights_: true,
-        pad_token_id: teacher.pad_token_id,
-        initializer_range: teacher.initializer_range,
-        model_type: "distilbert".to_string(),
-        architectures: Some(vec!["DistilBertForMaskedLM".to_string()]),
-        id2label: None,
-        num_labels: None,
-        extra: Default::default(),
-    })
+    Ok(StudentShape::of_teacher(teacher, layers.len() as i64).config(teacher))
 }
 
 fn validate_layers(teacher: &BertConfig, layers: &[i64]) -> Result<(), InitStudentError> {

@@ -9,6 +9,7 @@ pub mod masked_lm;
 pub mod model;
 pub mod question_answering;
 pub mod sequence_classification;
+pub mod shape;
 pub mod transformer;
 
 pub use config::DistilBertConfig;
@@ -17,3 +18,4 @@ pub use masked_lm::DistilBertForMaskedLM;
 pub use model::DistilBertModel;
 pub use question_answering::DistilBertForQuestionAnswering;
 pub use sequence_classification::DistilBertForSequenceClassification;
+pub use shape::StudentShape;

@@ -8,8 +8,10 @@ use distil_core::config::{load_config, ConfigError, InvalidKey};
 use distil_core::DeviceSpec;
 use distil_data::{DataConfig, DataError};
 use distil_distributed::{DistributedConfig, DistributedError};
+use distil_student::StudentShape;
 use serde::{Deserialize, Serialize};
 
+use crate::loss::LayerMap;
 use crate::step::StepSwitches;
 
 /// Everything a `distil distill` run needs.
@@ -57,12 +59,7 @@ impl DistillConfig {
     /// `teacher.source: none` trains the student on the MLM loss alone (pretraining from
     /// scratch): nothing may read a teacher.
     fn validate_without_teacher(&self) -> Result<(), InvalidKey> {
-        let teacher_terms = [
-            ("loss.alpha_ce", self.loss.alpha_ce),
-            ("loss.alpha_cos", self.loss.alpha_cos),
-            ("loss.alpha_mse", self.loss.alpha_mse),
-        ];
-        for (key, alpha) in teacher_terms {
+        for (key, alpha) in self.loss.teacher_terms() {
             if alpha != 0.0 {
                 return Err(InvalidKey::new(
                     key,
@@ -224,7 +221,9 @@ pub enum StudentInit {
     /// (`scripts/extract_distilbert.py`); the README calls this initialisation crucial.
     #[default]
     TeacherLayers,
-    /// Random weights for the HF `config.json` at `student.config`.
+    /// Random weights for the HF `config.json` at `student.config`, or for a DistilBERT of
+    /// `student.shape` (any depth, width, heads and feed-forward size) on the teacher's
+    /// vocabulary and positions.
     Config,
     /// Weights of an HF directory or checkpoint at `student.checkpoint`.
     Checkpoint,
@@ -244,6 +243,10 @@ pub struct StudentConfig {
     /// HF `config.json` of the student (`init: config`); tokenizer files next to it are
     /// saved with the student when the run has no teacher to take them from.
     pub config: Option<PathBuf>,
+    /// The student's sizes (`init: config`, instead of `config`): `n_layers`, `dim`,
+    /// `n_heads`, `hidden_dim`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shape: Option<StudentShape>,
     /// HF directory or weights file to start from (`init: checkpoint`).
     pub checkpoint: Option<PathBuf>,
     /// The released student trained with BERT's position table copied and frozen.
@@ -257,6 +260,7 @@ impl Default for StudentConfig {
             teacher_layers: vec![0, 2, 4, 7, 9, 11],
             copy_vocab_transform: true,
             config: None,
+            shape: None,
             checkpoint: None,
             freeze_position_embeddings: true,
         }
@@ -283,7 +287,16 @@ impl StudentConfig {
                     ));
                 }
             }
-            StudentInit::Config => require_file("student.config", self.config.as_deref())?,
+            StudentInit::Config => match (&self.config, &self.shape) {
+                (Some(_), Some(_)) => {
+                    return Err(InvalidKey::new(
+                        "student.shape",
+                        "give either student.config or student.shape, not both",
+                    ))
+                }
+                (None, Some(shape)) => shape.validate("student.shape")?,
+                _ => require_file("student.config", self.config.as_deref())?,
+            },
             StudentInit::Checkpoint => {
                 require_path("student.checkpoint", self.checkpoint.as_deref())?;
             }
@@ -329,6 +342,41 @@ pub struct LossConfig {
     pub temperature: f64,
     /// Distil only at MLM target positions instead of every non-pad token.
     pub restrict_ce_to_mask: bool,
+    // The intermediate-layer settings are written out only when they differ from the
+    // default, so that a run config (and a reproduction's stage hashes) that does not use
+    // them reads as it did before they existed.
+    /// TinyBERT's MSE between mapped hidden states (the embeddings' output included), through
+    /// a learned projection per pair when the student is narrower.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub alpha_hidden_mse: f64,
+    /// KL between mapped layers' attention maps, head by head (equal head counts).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub alpha_attention_kl: f64,
+    /// MiniLM v2's query, key and value relation KL between the student's last layer and
+    /// `relation_teacher_layer` (any widths and head counts).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub alpha_attention_relations: f64,
+    /// Teacher layer of each student layer for the two terms above: `uniform`
+    /// (`g(m) = m * N / M`) or a list, counted from 1.
+    #[serde(skip_serializing_if = "LayerMap::is_uniform")]
+    pub layer_map: LayerMap,
+    /// Relation heads each projection is split into; must divide both widths.
+    #[serde(skip_serializing_if = "is_default_relation_heads")]
+    pub relation_heads: i64,
+    /// Teacher layer (from 1) whose relations the student's last layer learns; `null`: the
+    /// last, MiniLM v2's choice for base-size teachers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relation_teacher_layer: Option<usize>,
+}
+
+const DEFAULT_RELATION_HEADS: i64 = 12;
+
+fn is_zero(weight: &f64) -> bool {
+    *weight == 0.0
+}
+
+fn is_default_relation_heads(heads: &i64) -> bool {
+    *heads == DEFAULT_RELATION_HEADS
 }
 
 impl Default for LossConfig {
@@ -341,19 +389,38 @@ impl Default for LossConfig {
             alpha_mse: 0.0,
             temperature: 2.0,
             restrict_ce_to_mask: false,
+            alpha_hidden_mse: 0.0,
+            alpha_attention_kl: 0.0,
+            alpha_attention_relations: 0.0,
+            layer_map: LayerMap::Uniform,
+            relation_heads: DEFAULT_RELATION_HEADS,
+            relation_teacher_layer: None,
         }
     }
 }
 
 impl LossConfig {
-    fn validate(&self) -> Result<(), InvalidKey> {
-        let alphas = [
+    /// The weights of the terms that read the teacher, with their keys.
+    pub fn teacher_terms(&self) -> [(&'static str, f64); 6] {
+        [
             ("loss.alpha_ce", self.alpha_ce),
-            ("loss.alpha_mlm", self.alpha_mlm),
             ("loss.alpha_cos", self.alpha_cos),
             ("loss.alpha_mse", self.alpha_mse),
-        ];
-        for (key, alpha) in alphas {
+            ("loss.alpha_hidden_mse", self.alpha_hidden_mse),
+            ("loss.alpha_attention_kl", self.alpha_attention_kl),
+            (
+                "loss.alpha_attention_relations",
+                self.alpha_attention_relations,
+            ),
+        ]
+    }
+
+    /// Every weight finite and >= 0, one positive, the relation settings in range.
+    pub fn validate(&self) -> Result<(), InvalidKey> {
+        let alphas: Vec<(&str, f64)> = std::iter::once(("loss.alpha_mlm", self.alpha_mlm))
+            .chain(self.teacher_terms())
+            .collect();
+        for &(key, alpha) in &alphas {
             if !(alpha.is_finite() && alpha >= 0.0) {
                 return Err(InvalidKey::new(
                     key,
@@ -364,7 +431,20 @@ impl LossConfig {
         if alphas.iter().map(|(_, a)| a).sum::<f64>() <= 0.0 {
             return Err(InvalidKey::new(
                 "loss.alpha_ce",
-                "the loss weights alpha_ce, alpha_mlm, alpha_cos and alpha_mse are all 0",
+                "every loss weight (alpha_ce, alpha_mlm, alpha_cos, alpha_mse, \
+                 alpha_hidden_mse, alpha_attention_kl, alpha_attention_relations) is 0",
+            ));
+        }
+        if self.relation_heads < 1 {
+            return Err(InvalidKey::new(
+                "loss.relation_heads",
+                format!("must be at least 1, found {}", self.relation_heads),
+            ));
+        }
+        if self.relation_teacher_layer == Some(0) {
+            return Err(InvalidKey::new(
+                "loss.relation_teacher_layer",
+                "layers are counted from 1 (0 is the embeddings, which have no attention)",
             ));
         }
         positive("loss.temperature", self.temperature)
@@ -581,6 +661,8 @@ pub struct ModelDims {
     pub vocab_size: i64,
     pub hidden_size: i64,
     pub max_position_embeddings: i64,
+    pub n_layers: i64,
+    pub n_heads: i64,
 }
 
 /// `train.py`'s model checks: the soft targets compare vocabulary distributions (same vocab),
@@ -620,6 +702,55 @@ pub fn check_compatibility(
             student.max_position_embeddings,
             "both models must read the same sequence lengths",
         ));
+    }
+    check_layer_terms(teacher, student, loss)
+}
+
+/// The intermediate-layer terms against the two models' shapes: the layer map fits both
+/// depths, attention maps compare head by head, relation heads split both widths.
+fn check_layer_terms(
+    teacher: &ModelDims,
+    student: &ModelDims,
+    loss: &LossConfig,
+) -> Result<(), InvalidKey> {
+    if loss.alpha_hidden_mse > 0.0 || loss.alpha_attention_kl > 0.0 {
+        loss.layer_map
+            .hidden_state_pairs(student.n_layers as usize, teacher.n_layers as usize)?;
+    }
+    if loss.alpha_attention_kl > 0.0 && teacher.n_heads != student.n_heads {
+        return Err(InvalidKey::new(
+            "loss.alpha_attention_kl",
+            format!(
+                "compares attention maps head by head, but the student has {} heads and the \
+                 teacher {}; use loss.alpha_attention_relations, which takes any head counts",
+                student.n_heads, teacher.n_heads
+            ),
+        ));
+    }
+    if loss.alpha_attention_relations > 0.0 {
+        let heads = loss.relation_heads;
+        for (model, width) in [
+            ("student", student.hidden_size),
+            ("teacher", teacher.hidden_size),
+        ] {
+            if width % heads != 0 {
+                return Err(InvalidKey::new(
+                    "loss.relation_heads",
+                    format!("{heads} relation heads do not split the {model}'s width {width}"),
+                ));
+            }
+        }
+        if let Some(layer) = loss.relation_teacher_layer {
+            if layer as i64 > teacher.n_layers {
+                return Err(InvalidKey::new(
+                    "loss.relation_teacher_layer",
+                    format!(
+                        "teacher layer {layer} does not exist: the teacher has {} layers",
+                        teacher.n_layers
+                    ),
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -130,13 +130,17 @@ fn resolved_config_round_trips_through_yaml() {
     assert_eq!(DistillConfig::load(&path, &[]).unwrap(), cfg);
 }
 
+const BERT_BASE: ModelDims = ModelDims {
+    vocab_size: 30522,
+    hidden_size: 768,
+    max_position_embeddings: 512,
+    n_layers: 12,
+    n_heads: 12,
+};
+
 #[test]
 fn incompatible_teacher_and_student_name_the_key() {
-    let teacher = ModelDims {
-        vocab_size: 30522,
-        hidden_size: 768,
-        max_position_embeddings: 512,
-    };
+    let teacher = BERT_BASE;
     let loss = LossConfig::default();
     assert!(check_compatibility(&teacher, &teacher, &loss).is_ok());
 
@@ -165,6 +169,41 @@ fn incompatible_teacher_and_student_name_the_key() {
         ..LossConfig::default()
     };
     assert!(check_compatibility(&teacher, &narrow, &no_cos).is_ok());
+}
+
+/// The intermediate-layer terms are checked against both shapes, each naming its key.
+#[test]
+fn layer_terms_are_checked_against_both_shapes() {
+    let teacher = BERT_BASE;
+    // TinyBERT-4 x 312: 12 heads of 26.
+    let tiny = ModelDims {
+        hidden_size: 312,
+        n_layers: 4,
+        ..teacher
+    };
+    let terms = |text: &str| -> LossConfig {
+        let yaml = format!("alpha_cos: 0.0\n{text}");
+        serde_yaml::from_str(&yaml).unwrap()
+    };
+    let tinybert = terms("alpha_hidden_mse: 1.0\nalpha_attention_kl: 1.0");
+    assert!(check_compatibility(&teacher, &tiny, &tinybert).is_ok());
+    let key_of = |student: &ModelDims, loss: &LossConfig| {
+        check_compatibility(&teacher, student, loss)
+            .unwrap_err()
+            .key
+    };
+    let six_heads = ModelDims { n_heads: 6, ..tiny };
+    assert_eq!(key_of(&six_heads, &tinybert), "loss.alpha_attention_kl");
+    let long_map = terms("alpha_hidden_mse: 1.0\nlayer_map: [3, 6, 9]");
+    assert_eq!(key_of(&tiny, &long_map), "loss.layer_map");
+    let relations = terms("alpha_attention_relations: 1.0\nrelation_heads: 12");
+    assert!(check_compatibility(&teacher, &six_heads, &relations).is_ok());
+    let odd_heads = terms("alpha_attention_relations: 1.0\nrelation_heads: 7");
+    assert_eq!(key_of(&tiny, &odd_heads), "loss.relation_heads");
+    let deep = terms("alpha_attention_relations: 1.0\nrelation_teacher_layer: 13");
+    assert_eq!(key_of(&tiny, &deep), "loss.relation_teacher_layer");
+    // Unused terms are not checked.
+    assert!(check_compatibility(&teacher, &six_heads, &terms("alpha_ce: 1.0")).is_ok());
 }
 
 #[test]

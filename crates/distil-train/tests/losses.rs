@@ -26,6 +26,7 @@ impl MaskedLanguageModel for LinearHead {
         EncoderOutput {
             hidden_states: vec![self.hidden.shallow_clone()],
             attentions: None,
+            projections: None,
         }
     }
 
@@ -87,6 +88,7 @@ impl Batch {
             teacher: &self.teacher,
             student_out: &student_out,
             teacher_out: &teacher_out,
+            attention_mask: &self.mask,
             labels: &self.labels,
             rows: &rows,
             train: true,
@@ -125,6 +127,7 @@ fn triple_loss_matches_the_pytorch_reference_values_and_gradients() {
             alpha_mse: fx.f("alpha_mse"),
             temperature: fx.f("temperature"),
             restrict_ce_to_mask: restrict,
+            ..LossConfig::default()
         };
         let loss = TripleLoss::from_config(&cfg);
         assert_eq!(

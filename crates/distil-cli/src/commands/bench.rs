@@ -145,15 +145,25 @@ pub struct ModelShapeArgs {
     /// Student (DistilBERT) layers; at most the teacher's.
     #[arg(long, default_value_t = ModelShapes::default().student_layers)]
     pub student_layers: i64,
-    /// Hidden width of both models.
+    /// Hidden width of the teacher (and of the student unless --student-hidden).
     #[arg(long, default_value_t = ModelShapes::default().hidden)]
     pub hidden: i64,
-    /// Feed-forward width of both models.
+    /// Feed-forward width of the teacher (and of the student unless --student-intermediate).
     #[arg(long, default_value_t = ModelShapes::default().intermediate)]
     pub intermediate: i64,
-    /// Attention heads.
+    /// Attention heads of the teacher (and of the student unless --student-heads).
     #[arg(long, default_value_t = ModelShapes::default().heads)]
     pub heads: i64,
+    /// A student of another width (TinyBERT- or MiniLM-style); `bench step` then replaces
+    /// the cosine term by the projected hidden-state MSE.
+    #[arg(long)]
+    pub student_hidden: Option<i64>,
+    /// The student's feed-forward width, when not the teacher's.
+    #[arg(long)]
+    pub student_intermediate: Option<i64>,
+    /// The student's attention heads, when not the teacher's.
+    #[arg(long)]
+    pub student_heads: Option<i64>,
     /// Vocabulary size (30522: bert-base-uncased, whose tokenizer encodes the inputs).
     #[arg(long, default_value_t = ModelShapes::default().vocab)]
     pub vocab: i64,
@@ -236,6 +246,9 @@ impl ModelShapeArgs {
             hidden: self.hidden,
             intermediate: self.intermediate,
             heads: self.heads,
+            student_hidden: self.student_hidden,
+            student_intermediate: self.student_intermediate,
+            student_heads: self.student_heads,
             vocab: self.vocab,
             seed: self.seed,
         }

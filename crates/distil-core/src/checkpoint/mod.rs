@@ -28,7 +28,10 @@ pub use dtype::{kind_name, parse_float_kind};
 pub use error::{conversion_command, CheckpointError, ConfigShapeMismatch};
 pub use inspect::{inspect, Inspection, TensorEntry};
 pub use load::{load_file_into, load_into, LoadReport, LoadSpec};
-pub use save::{copy_tokenizer_files, save_hf_dir, save_hf_tensors, SaveOptions, TOKENIZER_FILES};
+pub use save::{
+    copy_tokenizer_files, save_hf_dir, save_hf_tensors, SaveOptions, TOKENIZER_FILES,
+    TRAINING_ONLY_PREFIX,
+};
 
 /// Weight files of an HF model directory, in the order they are preferred.
 pub const WEIGHT_FILES: [&str; 4] = [

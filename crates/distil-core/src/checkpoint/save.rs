@@ -20,6 +20,11 @@ pub const TOKENIZER_FILES: [&str; 5] = [
     "added_tokens.json",
 ];
 
+/// Modules that train beside a model without being part of it (the learned projections of
+/// intermediate-layer distillation losses) live under this path of the model's VarStore:
+/// checkpoints keep them for an exact resume, HF exports leave them out.
+pub const TRAINING_ONLY_PREFIX: &str = "distillation";
+
 /// Choices for [`save_hf_dir`].
 #[derive(Debug, Clone, Default)]
 pub struct SaveOptions {
@@ -31,16 +36,22 @@ pub struct SaveOptions {
 }
 
 /// Writes an HF model directory from a VarStore: exactly its variables go into
-/// `model.safetensors` (tied weights share a tensor rather than being variables, so they
-/// are left out as `transformers` leaves them out). `config` must be a JSON object with
-/// `model_type` and `architectures`; see [`save_hf_tensors`].
+/// `model.safetensors`, except those under [`TRAINING_ONLY_PREFIX`] (tied weights share a
+/// tensor rather than being variables, so they are left out as `transformers` leaves them
+/// out). `config` must be a JSON object with `model_type` and `architectures`; see
+/// [`save_hf_tensors`].
 pub fn save_hf_dir(
     dir: &Path,
     config: &serde_json::Value,
     vs: &VarStore,
     options: &SaveOptions,
 ) -> Result<(), CheckpointError> {
-    let tensors: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
+    let training_only = format!("{TRAINING_ONLY_PREFIX}.");
+    let tensors: BTreeMap<String, Tensor> = vs
+        .variables()
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with(&training_only))
+        .collect();
     save_hf_tensors(dir, config, &tensors, options)
 }
 

@@ -5,6 +5,7 @@
 use tch::{Kind, Tensor};
 
 use super::layers::dropout;
+use crate::AttentionProjections;
 
 /// Which keys every query may attend to, built once per forward from the 0/1 padding mask.
 #[derive(Debug)]
@@ -28,10 +29,22 @@ impl AttentionMask {
         }
     }
 
+    /// A decoder's mask from a `[batch, seq]` padding mask: each query sees the real keys at
+    /// its own and earlier positions, `[batch, 1, seq, seq]`, as `transformers`'
+    /// `create_causal_mask` builds it. Always kept: even without padding the future is masked.
+    pub fn causal(attention_mask: &Tensor) -> Self {
+        let seq = attention_mask.size()[1];
+        let past = Tensor::ones([seq, seq], (Kind::Bool, attention_mask.device())).tril(0);
+        let real_keys = attention_mask.ne(0).unsqueeze(1).unsqueeze(1);
+        Self {
+            keep: Some(real_keys.logical_and(&past)),
+        }
+    }
+
     /// Sets the scores of padded keys to the dtype's most negative finite value, as
     /// `transformers` does: a fixed -10000 is not "minus infinity" in fp32 and overflows
     /// nothing in fp16 only by luck.
-    fn fill_scores(&self, scores: &Tensor) -> Tensor {
+    pub fn fill_scores(&self, scores: &Tensor) -> Tensor {
         match &self.keep {
             Some(keep) => scores.masked_fill(&keep.logical_not(), dtype_min(scores.kind())),
             None => scores.shallow_clone(),
@@ -100,6 +113,18 @@ impl MultiHeadAttention {
             .contiguous()
             .view([batch, seq, hidden]);
         (context, probs)
+    }
+
+    /// [`Self::forward`] on a layer's query, key and value projections.
+    pub fn attend(
+        &self,
+        projections: &AttentionProjections,
+        mask: &AttentionMask,
+        train: bool,
+        output_attentions: bool,
+    ) -> (Tensor, Option<Tensor>) {
+        let AttentionProjections { query, key, value } = projections;
+        self.forward(query, key, value, mask, train, output_attentions)
     }
 }
 
@@ -193,6 +218,29 @@ mod tests {
             let (out, _) = mha.forward(&q, &k, &v, &mask, false, output_attentions);
             assert!(max_diff(&out, &by_hand) < 1e-5, "eager={output_attentions}");
         }
+    }
+
+    /// The causal mask hides later keys as well as padded ones, on both paths.
+    #[test]
+    fn causal_mask_hides_the_future_and_the_padding() {
+        let (q, k, v, _) = inputs(Kind::Float);
+        let mask = Tensor::from_slice2(&[[1i64, 1, 1, 1, 1], [1, 1, 1, 0, 0]]);
+        let causal = AttentionMask::causal(&mask);
+        let mha = MultiHeadAttention {
+            n_heads: 2,
+            dropout: 0.0,
+        };
+        let (eager, probs) = mha.forward(&q, &k, &v, &causal, false, true);
+        let probs = probs.unwrap();
+        let future = probs.triu(1).abs().max().double_value(&[]);
+        assert_eq!(future, 0.0);
+        let padded = probs.get(1).narrow(-1, 3, 2).abs().max().double_value(&[]);
+        assert_eq!(padded, 0.0);
+        let (sdpa, _) = mha.forward(&q, &k, &v, &causal, false, false);
+        assert!(max_diff(&sdpa, &eager) < 1e-5);
+        // Query 0 sees key 0 only: its context is that value.
+        let first = v.get(0).narrow(0, 0, 1).narrow(-1, 0, 4);
+        assert!(max_diff(&eager.get(0).narrow(0, 0, 1).narrow(-1, 0, 4), &first) < 1e-6);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use tch::{nn, Tensor};
 
-use super::{AttentionMask, LayerNames, LayerShape, TransformerLayer};
+use super::{AttentionMask, LayerNames, LayerOutputs, LayerShape, TransformerLayer};
 use crate::{EncoderInput, EncoderOutput};
 
 /// The stack of layers, `layer.0`, `layer.1`, ... below its path.
@@ -24,7 +24,8 @@ impl Encoder {
 
     /// Runs the layers on the embeddings' output of `input`'s batch; the result holds the
     /// embeddings followed by every layer's output (as `output_hidden_states=True` gives in
-    /// `transformers`), and every layer's attention maps when `input` asks for them.
+    /// `transformers`), every layer's attention maps and one layer's projections when
+    /// `input` asks for them.
     pub fn forward_t(
         &self,
         embeddings: Tensor,
@@ -36,16 +37,23 @@ impl Encoder {
         let layers = &self.layer;
         let mut hidden_states = Vec::with_capacity(layers.len() + 1);
         let mut attentions = Vec::with_capacity(if output_attentions { layers.len() } else { 0 });
+        let mut projections = None;
         hidden_states.push(embeddings);
-        for layer in layers {
+        for (index, layer) in layers.iter().enumerate() {
             let previous = hidden_states.last().expect("starts with the embeddings");
-            let (output, probs) = layer.forward_t(previous, &mask, train, output_attentions);
-            hidden_states.push(output);
-            attentions.extend(probs);
+            let wanted = LayerOutputs {
+                attentions: output_attentions,
+                projections: input.projections_of_layer == Some(index),
+            };
+            let output = layer.forward_t(previous, &mask, train, wanted);
+            hidden_states.push(output.hidden);
+            attentions.extend(output.attention);
+            projections = projections.or(output.projections);
         }
         EncoderOutput {
             hidden_states,
             attentions: output_attentions.then_some(attentions),
+            projections,
         }
     }
 }

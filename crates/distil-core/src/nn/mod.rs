@@ -33,6 +33,8 @@ pub use layers::{dropout, embedding, layer_norm, linear};
 pub use mlm_head::{MlmHead, MlmHeadNames};
 pub use paths::sub_path;
 pub use pretrained::{build_and_load, read_weights, Pretrained, PretrainedModel};
-pub use transformer_layer::{LayerNames, LayerShape, ResidualNorm, TransformerLayer};
+pub use transformer_layer::{
+    LayerNames, LayerOutput, LayerOutputs, LayerShape, ResidualNorm, TransformerLayer,
+};
 pub use variables::freeze_variable;
 pub use word_embeddings::{WordEmbeddings, WordEmbeddingsShape};

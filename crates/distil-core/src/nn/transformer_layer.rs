@@ -6,6 +6,8 @@
 use tch::nn::{self, Module};
 use tch::Tensor;
 
+use crate::AttentionProjections;
+
 use super::paths::sub_path;
 use super::{dropout, layer_norm, linear, Activation, AttentionMask, MultiHeadAttention};
 
@@ -108,24 +110,45 @@ impl TransformerLayer {
         }
     }
 
-    /// The layer's output and, when asked for, its attention probabilities.
+    /// The layer's output and, when asked for, its attention probabilities and its query,
+    /// key and value projections.
     pub fn forward_t(
         &self,
         hidden: &Tensor,
         mask: &AttentionMask,
         train: bool,
-        output_attentions: bool,
-    ) -> (Tensor, Option<Tensor>) {
-        let (context, probs) = self.attention.forward(
-            &self.query.forward(hidden),
-            &self.key.forward(hidden),
-            &self.value.forward(hidden),
-            mask,
-            train,
-            output_attentions,
-        );
+        output: LayerOutputs,
+    ) -> LayerOutput {
+        let projections = AttentionProjections {
+            query: self.query.forward(hidden),
+            key: self.key.forward(hidden),
+            value: self.value.forward(hidden),
+        };
+        let (context, attention) =
+            self.attention
+                .attend(&projections, mask, train, output.attentions);
         let attended = self.attention_output.forward_t(&context, hidden, train);
         let inner = self.activation.forward(&self.ffn_in.forward(&attended));
-        (self.ffn_out.forward_t(&inner, &attended, train), probs)
+        LayerOutput {
+            hidden: self.ffn_out.forward_t(&inner, &attended, train),
+            attention,
+            projections: output.projections.then_some(projections),
+        }
     }
+}
+
+/// What a layer returns besides its output.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LayerOutputs {
+    /// The attention probabilities (computed on the eager path).
+    pub attentions: bool,
+    pub projections: bool,
+}
+
+/// A layer's output, and what [`LayerOutputs`] asked for.
+#[derive(Debug)]
+pub struct LayerOutput {
+    pub hidden: Tensor,
+    pub attention: Option<Tensor>,
+    pub projections: Option<AttentionProjections>,
 }

@@ -6,8 +6,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use distil_core::checkpoint::{save_hf_dir, SaveOptions};
-use distil_student::init_student::student_config;
-use distil_student::{DistilBertConfig, DistilBertForMaskedLM};
+use distil_student::{DistilBertConfig, DistilBertForMaskedLM, StudentShape};
 use distil_teacher::{BertConfig, BertForMaskedLM};
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
@@ -20,12 +19,16 @@ pub struct ModelShapes {
     pub teacher_layers: i64,
     /// Student (DistilBERT) layers; at most the teacher's.
     pub student_layers: i64,
-    /// Hidden width of both models.
+    /// Hidden width of the teacher (and of the student unless `student_hidden` is set).
     pub hidden: i64,
-    /// Feed-forward width of both models.
+    /// Feed-forward width of the teacher (and of the student unless `student_intermediate`).
     pub intermediate: i64,
-    /// Attention heads.
+    /// Attention heads of the teacher (and of the student unless `student_heads`).
     pub heads: i64,
+    /// A narrower (or wider) student: its hidden width.
+    pub student_hidden: Option<i64>,
+    pub student_intermediate: Option<i64>,
+    pub student_heads: Option<i64>,
     /// Vocabulary size (30522: bert-base-uncased, whose tokenizer encodes the inputs).
     pub vocab: i64,
     /// Seed of the random initialisation.
@@ -40,6 +43,9 @@ impl Default for ModelShapes {
             hidden: 768,
             intermediate: 3072,
             heads: 12,
+            student_hidden: None,
+            student_intermediate: None,
+            student_heads: None,
             vocab: 30522,
             seed: 0,
         }
@@ -60,6 +66,21 @@ pub struct RandomModels {
 }
 
 impl ModelShapes {
+    /// The student's sizes: the teacher's unless set.
+    pub fn student_shape(&self) -> StudentShape {
+        StudentShape {
+            n_layers: self.student_layers,
+            dim: self.student_hidden.unwrap_or(self.hidden),
+            n_heads: self.student_heads.unwrap_or(self.heads),
+            hidden_dim: self.student_intermediate.unwrap_or(self.intermediate),
+        }
+    }
+
+    /// Whether the student is as wide as the teacher (DistilBERT's shape).
+    pub fn same_width(&self) -> bool {
+        self.student_shape().dim == self.hidden
+    }
+
     pub fn build(&self, device: Device) -> anyhow::Result<RandomModels> {
         anyhow::ensure!(
             (1..=self.teacher_layers).contains(&self.student_layers),
@@ -77,12 +98,11 @@ impl ModelShapes {
             "max_position_embeddings": 512,
         }))
         .context("building the teacher config")?;
-        // The layers the recipe would copy; only the config is taken here (random weights).
-        let step = self.teacher_layers as f64 / self.student_layers as f64;
-        let layers: Vec<i64> = (0..self.student_layers)
-            .map(|i| (i as f64 * step) as i64)
-            .collect();
-        let student_config = student_config(&teacher_config, &layers)?;
+        let shape = self.student_shape();
+        shape
+            .validate("student")
+            .map_err(|e| anyhow::anyhow!("--{}", e))?;
+        let student_config = shape.config(&teacher_config);
         // Drawn on the CPU whatever the device, so a seed gives the same weights everywhere.
         tch::manual_seed(self.seed);
         let mut teacher_vs = VarStore::new(Device::Cpu);

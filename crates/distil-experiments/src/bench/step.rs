@@ -10,7 +10,9 @@ use anyhow::Context;
 use distil_amp::{cuda_peak_memory, empty_cuda_cache, reset_cuda_peak_memory, AutocastDtype};
 use distil_core::process::{peak_rss_mib, reset_peak_rss};
 use distil_data::{DataConfig, MlmBatch, MlmLoader};
+use distil_models::AnyConfig;
 use distil_train::config::OptimizerConfig;
+use distil_train::distill::models::model_dims;
 use distil_train::{
     AdamW, AdamWConfig, DeviceBatch, DistillStep, LossConfig, LossOutput, StepAutocast, StepModels,
     StepSwitches, TripleLoss,
@@ -171,14 +173,18 @@ pub fn run(args: &StepBenchOptions, device: Device) -> anyhow::Result<StepReport
         save_batches(&batches, &dir.join("batches.safetensors"))?;
     }
     let switches = args.switches;
+    let student = args.shapes.student_shape();
     println!(
-        "distillation step: teacher {}x{} (no_grad) + student {}x{} fwd/bwd, triple loss \
-         (5 ce + 2 mlm + 1 cos), clip 5.0, AdamW; {} x {}; projection {:?}, attention {:?}; \
-         {} threads on {}",
+        "distillation step: teacher {}x{} (no_grad) + student {}x{} fwd/bwd, loss 5 ce + 2 mlm \
+         + 1 {}, clip 5.0, AdamW; {} x {}; projection {:?}, attention {:?}; {} threads on {}",
         args.shapes.teacher_layers,
         args.shapes.hidden,
-        args.shapes.student_layers,
-        args.shapes.hidden,
+        student.n_layers,
+        student.dim,
+        match args.shapes.same_width() {
+            true => "cos",
+            false => "projected hidden MSE",
+        },
         batch_size,
         match &args.shards {
             Some(dir) => format!(
@@ -324,7 +330,7 @@ impl Trainer {
             .freeze_position_embeddings(&models.student.vs)?;
         let recipe = OptimizerConfig::default();
         let mut step = DistillStep::new(
-            TripleLoss::from_config(&LossConfig::default()),
+            step_loss(shapes, &models)?,
             AdamW::new(&models.student.vs, AdamWConfig::from(&recipe)),
             switches,
             recipe.max_grad_norm,
@@ -352,6 +358,31 @@ impl Trainer {
         let _grad_norm = self.step.optimizer_step(self.learning_rate);
         Ok(losses)
     }
+}
+
+/// The recipe's triple loss; a student of another width cannot take the cosine term, so it
+/// learns the teacher's hidden states through TinyBERT's projected MSE instead (the
+/// projections join the student's store, so the optimizer updates them).
+fn step_loss(shapes: &ModelShapes, models: &RandomModels) -> anyhow::Result<TripleLoss> {
+    let recipe = LossConfig::default();
+    if shapes.same_width() {
+        return Ok(TripleLoss::from_config(&recipe));
+    }
+    let loss = LossConfig {
+        alpha_cos: 0.0,
+        alpha_hidden_mse: recipe.alpha_cos,
+        ..recipe
+    };
+    let teacher = model_dims(&AnyConfig::Bert(models.teacher.config.clone()));
+    let student = &models.student.config;
+    let terms = TripleLoss::from_config(&loss).with_layer_terms(
+        &loss,
+        &model_dims(&AnyConfig::DistilBert(student.clone())),
+        &teacher,
+        &models.student.vs.root(),
+        student.initializer_range,
+    );
+    terms.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// `--batch-size auto`: doubles the batch from 1 until a step of some requested precision runs
@@ -438,14 +469,17 @@ fn fits(
 
 /// Model FLOPs of one step (docs/benchmarks.md): per sequence of `n` real tokens, a layer's
 /// forward costs `2 n (4 h^2 + 2 h I) + 4 n^2 h` and the MLM head `2 n (h^2 + h V)` on the
-/// `n` distilled rows; the teacher runs forward once, the student forward and backward (3x).
-/// Padding, embeddings, norms, softmax, losses and the optimizer are not counted.
+/// `n` distilled rows, each at its model's widths; the teacher runs forward once, the student
+/// forward and backward (3x). Padding, embeddings, norms, softmax, losses, projections and
+/// the optimizer are not counted.
 pub fn step_flops(shapes: &ModelShapes, batch: &DeviceBatch) -> f64 {
     let (h, inner, vocab) = (
         shapes.hidden as f64,
         shapes.intermediate as f64,
         shapes.vocab as f64,
     );
+    let student = shapes.student_shape();
+    let (sh, s_inner) = (student.dim as f64, student.hidden_dim as f64);
     let lengths: Vec<i64> = Vec::try_from(
         batch
             .attention_mask
@@ -458,10 +492,11 @@ pub fn step_flops(shapes: &ModelShapes, batch: &DeviceBatch) -> f64 {
         .iter()
         .map(|&n| {
             let n = n as f64;
-            let layer = 2.0 * n * (4.0 * h * h + 2.0 * h * inner) + 4.0 * n * n * h;
-            let head = 2.0 * n * (h * h + h * vocab);
-            (shapes.teacher_layers as f64 * layer + head)
-                + 3.0 * (shapes.student_layers as f64 * layer + head)
+            let layer =
+                |h: f64, inner: f64| 2.0 * n * (4.0 * h * h + 2.0 * h * inner) + 4.0 * n * n * h;
+            let head = |h: f64| 2.0 * n * (h * h + h * vocab);
+            (shapes.teacher_layers as f64 * layer(h, inner) + head(h))
+                + 3.0 * (shapes.student_layers as f64 * layer(sh, s_inner) + head(sh))
         })
         .sum()
 }

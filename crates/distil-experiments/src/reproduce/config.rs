@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use distil_core::config::{load_config, ConfigError, InvalidKey};
 use distil_data::{DataConfig, MaskingConfig, TextUnit};
+use distil_student::StudentShape;
 use distil_tasks::finetune::{
     DistillationConfig, ModelConfig, RunConfig, SquadDataConfig, SquadRunConfig,
 };
@@ -35,6 +36,9 @@ pub struct ReproduceConfig {
     pub squad: Option<SquadSection>,
     /// Table 4's ablations and the no-distillation and no-pretraining baselines.
     pub ablations: bool,
+    /// An extra student of another shape (TinyBERT- or MiniLM-style), distilled with its own
+    /// loss terms and fine-tuned and timed beside the DistilBERT-style one; left out, no row.
+    pub narrow_student: Option<NarrowStudentSection>,
     pub bench: BenchSection,
 }
 
@@ -52,6 +56,7 @@ impl Default for ReproduceConfig {
             finetune: FinetuneSection::default(),
             squad: Some(SquadSection::default()),
             ablations: true,
+            narrow_student: None,
             bench: BenchSection::default(),
         }
     }
@@ -145,6 +150,9 @@ impl ReproduceConfig {
         }
         if let Some(squad) = &self.squad {
             squad.validate()?;
+        }
+        if let Some(narrow) = &self.narrow_student {
+            narrow.validate()?;
         }
         Ok(())
     }
@@ -286,6 +294,25 @@ impl Default for StudentSection {
         Self {
             teacher_layers: vec![0, 2, 4, 7, 9, 11],
         }
+    }
+}
+
+/// The narrow student's sizes and loss terms; it trains with `distill:`'s optimizer and length.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NarrowStudentSection {
+    pub shape: StudentShape,
+    /// Its loss (the cosine term needs the teacher's width: use `alpha_hidden_mse` or
+    /// `alpha_attention_relations` instead).
+    pub loss: LossConfig,
+}
+
+impl NarrowStudentSection {
+    fn validate(&self) -> Result<(), InvalidKey> {
+        self.shape.validate("narrow_student.shape")?;
+        self.loss
+            .validate()
+            .map_err(|e| InvalidKey::new(format!("narrow_student.{}", e.key), e.message))
     }
 }
 

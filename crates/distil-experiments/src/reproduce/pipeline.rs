@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use distil_student::StudentShape;
 use distil_teacher::BertConfig;
 use serde::{Deserialize, Serialize};
 use tch::Device;
@@ -15,7 +16,7 @@ use super::ablation::Ablation;
 use super::config::{ReproduceConfig, DEFAULT_TOKENIZER};
 use super::outputs::write_outputs;
 use super::results::{
-    HeadFitScore, Results, RunScale, SizeSpeed, SquadScore, SquadSource, TaskScore,
+    HeadFitScore, Results, RunScale, SizeSpeed, SquadScore, SquadSource, TaskScore, NARROW_STUDENT,
     NO_DISTILLATION, NO_PRETRAINING, STUDENT, TEACHER,
 };
 use super::runner::{Done, StageRunner};
@@ -94,12 +95,19 @@ impl<'a> Pipeline<'a> {
             ));
             models.push((NO_PRETRAINING.to_string(), self.random_student(&teacher)?));
         }
+        let narrow = match self.config.narrow_student.clone() {
+            Some(section) => Some(self.distill_narrow(&section, &shards, &soft_teacher)?),
+            None => None,
+        };
+        if let Some(narrow) = &narrow {
+            models.push((NARROW_STUDENT.to_string(), narrow.clone()));
+        }
         models.extend(
             ablations
                 .iter()
                 .map(|(a, done)| (a.name().to_string(), done.clone())),
         );
-        let size_speed = self.size_speed(&teacher, &student)?;
+        let size_speed = self.size_speed(&teacher, &student, narrow.as_ref())?;
         let glue = self.glue(&models)?;
         let squad = self.squad_scores(&teacher, &student)?;
         let head_fit = head.map(|h| h.value.score);
@@ -112,7 +120,9 @@ impl<'a> Pipeline<'a> {
             head_fit,
         )?;
         self.stages.finish();
-        let distilled = std::iter::once(STUDENT).chain(ablations.iter().map(|(a, _)| a.name()));
+        let distilled = std::iter::once(STUDENT)
+            .chain(narrow.is_some().then_some(NARROW_STUDENT))
+            .chain(ablations.iter().map(|(a, _)| a.name()));
         let curves: Vec<(String, PathBuf)> =
             std::iter::once((TEACHER.to_string(), teacher.value.dir.join("metrics.jsonl")))
                 .chain(distilled.map(|name| {
@@ -137,20 +147,31 @@ impl<'a> Pipeline<'a> {
         let summary = GlueSummary::new(&glue, &tasks);
         let teacher_config = BertConfig::from_file(&teacher.dir.join("config.json"))?;
         let student_layers = self.config.student.teacher_layers.len() as i64;
-        let encoder_flops_per_token = BTreeMap::from([
+        let shapes = [
             (
-                TEACHER.to_string(),
-                encoder_flops_per_token(
-                    &teacher_config,
-                    teacher_config.num_hidden_layers,
-                    shards.max_seq_len,
-                ),
+                TEACHER,
+                StudentShape::of_teacher(&teacher_config, teacher_config.num_hidden_layers),
             ),
             (
-                STUDENT.to_string(),
-                encoder_flops_per_token(&teacher_config, student_layers, shards.max_seq_len),
+                STUDENT,
+                StudentShape::of_teacher(&teacher_config, student_layers),
             ),
-        ]);
+        ];
+        let narrow = self
+            .config
+            .narrow_student
+            .as_ref()
+            .map(|n| (NARROW_STUDENT, n.shape));
+        let encoder_flops_per_token = shapes
+            .into_iter()
+            .chain(narrow)
+            .map(|(name, shape)| {
+                (
+                    name.to_string(),
+                    encoder_flops_per_token(&shape, shards.max_seq_len),
+                )
+            })
+            .collect();
         let (t, st) = (&size_speed[TEACHER], &size_speed[STUDENT]);
         Ok(Results {
             run_name: self.config.run_name.clone(),
@@ -217,13 +238,13 @@ impl<'a> Pipeline<'a> {
     }
 }
 
-/// Encoder FLOPs per token of a forward pass through `layers` layers of `config`'s width at
-/// sequence length `seq_len`: the four attention projections and the two feed-forward matrices
-/// (2 FLOPs per multiply-add), plus the attention scores and their weighted sum.
-fn encoder_flops_per_token(config: &BertConfig, layers: i64, seq_len: usize) -> f64 {
-    let (d, ff) = (config.hidden_size as f64, config.intermediate_size as f64);
+/// Encoder FLOPs per token of a forward pass through a model of `shape` at sequence length
+/// `seq_len`: the four attention projections and the two feed-forward matrices (2 FLOPs per
+/// multiply-add), plus the attention scores and their weighted sum.
+fn encoder_flops_per_token(shape: &StudentShape, seq_len: usize) -> f64 {
+    let (d, ff) = (shape.dim as f64, shape.hidden_dim as f64);
     let per_layer = 2.0 * (4.0 * d * d + 2.0 * d * ff) + 2.0 * 2.0 * seq_len as f64 * d;
-    layers as f64 * per_layer
+    shape.n_layers as f64 * per_layer
 }
 
 /// Stages the run has: the vocabulary when trained, prep, teacher, its head when fitted,
@@ -244,5 +265,6 @@ fn stage_count(config: &ReproduceConfig) -> u64 {
     });
     let vocab = u64::from(config.corpus.train_vocab.is_some());
     let head = u64::from(config.teacher.fit_head.is_some());
-    4 + vocab + head + extra_models + (2 + extra_models) * finetunes + squad
+    let narrow = u64::from(config.narrow_student.is_some());
+    4 + vocab + head + narrow + extra_models + (2 + narrow + extra_models) * finetunes + squad
 }

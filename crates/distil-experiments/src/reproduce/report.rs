@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 use super::ablation::Ablation;
 use super::paper;
 use super::results::{
-    Results, RunScale, NO_DISTILLATION, NO_PRETRAINING, STUDENT, STUDENT_D, TEACHER,
+    Results, RunScale, SizeSpeed, NARROW_STUDENT, NO_DISTILLATION, NO_PRETRAINING, STUDENT,
+    STUDENT_D, TEACHER,
 };
 use super::scores::mean;
 
@@ -52,9 +53,13 @@ fn num2(value: f64) -> String {
 const NOT_APPLICABLE: &str = "-";
 
 /// The models of Table 1 that this run fine-tunes, with their labels, in table order.
-const OUR_GLUE_ROWS: [(&str, &str); 4] = [
+const OUR_GLUE_ROWS: [(&str, &str); 5] = [
     (TEACHER, "Teacher (ours)"),
     (STUDENT, "Student (ours)"),
+    (
+        NARROW_STUDENT,
+        "Narrow student (ours): another width, intermediate-layer losses",
+    ),
     (
         NO_DISTILLATION,
         "No distillation (ours): teacher layers, no distillation",
@@ -309,7 +314,12 @@ fn table3(out: &mut String, results: &Results) {
         num(distil.1),
         "1500".into(),
     ]));
-    for (model, label) in [(TEACHER, "Teacher (ours)"), (STUDENT, "Student (ours)")] {
+    let ours = [
+        (TEACHER, "Teacher (ours)"),
+        (STUDENT, "Student (ours)"),
+        (NARROW_STUDENT, "Narrow student (ours)"),
+    ];
+    for (model, label) in ours {
         if let Some(s) = results.size_speed.get(model) {
             out.push_str(&row(&[
                 label.into(),
@@ -328,6 +338,48 @@ fn table3(out: &mut String, results: &Results) {
         results.speedup,
         bert.1 / distil.1,
     );
+    narrow_student_text(out, results);
+}
+
+/// The narrow student beside the teacher and the DistilBERT-style student: parameters, time,
+/// FLOPs and macro score as ratios.
+fn narrow_student_text(out: &mut String, results: &Results) {
+    let size = |m: &str| results.size_speed.get(m);
+    let (Some(narrow), Some(teacher), Some(student)) =
+        (size(NARROW_STUDENT), size(TEACHER), size(STUDENT))
+    else {
+        return;
+    };
+    let params = |s: &SizeSpeed| s.parameters as f64;
+    let mut text = format!(
+        "Narrow student: {:.2} of the teacher's parameters and {:.2} of the student's; \
+         speed-up {:.2}x over the teacher and {:.2}x over the student",
+        params(narrow) / params(teacher),
+        params(narrow) / params(student),
+        teacher.seconds / narrow.seconds,
+        student.seconds / narrow.seconds,
+    );
+    let flops = &results.encoder_flops_per_token;
+    if let (Some(n), Some(t)) = (flops.get(NARROW_STUDENT), flops.get(TEACHER)) {
+        text.push_str(&format!(
+            "; {}% of the teacher's encoder FLOPs",
+            num(100.0 * n / t)
+        ));
+    }
+    let macro_of = |m: &str| results.macro_scores.get(m).copied();
+    if let (Some(n), Some(t), Some(s)) = (
+        macro_of(NARROW_STUDENT),
+        macro_of(TEACHER),
+        macro_of(STUDENT),
+    ) {
+        text.push_str(&format!(
+            "; macro {} ({}% of the teacher's, {} against the student)",
+            num(n),
+            num(100.0 * n / t),
+            signed(n - s),
+        ));
+    }
+    let _ = writeln!(out, "{text}.\n");
 }
 
 fn table4(out: &mut String, results: &Results) {
@@ -868,6 +920,66 @@ mod tests {
         assert!(report.contains("BERT pretrained here with MLM for 3000 steps"));
         assert!(!report.contains("Encoder FLOPs"));
         assert!(!report.contains("MLM head"));
+    }
+
+    /// A narrow student gets its Table 1 row, its Table 3 row and its ratios, all from
+    /// the results; without one, neither appears.
+    #[test]
+    fn a_narrow_student_has_its_rows_and_ratios() {
+        let mut results = results();
+        assert!(!render(&results).contains("Narrow student"));
+        let narrow: BTreeMap<String, TaskScore> = ["sst-2", "sts-b"]
+            .iter()
+            .zip([[70.0, 71.0, 69.0], [40.0, 42.0, 38.0]])
+            .map(|(task, seeds)| {
+                let score = TaskScore {
+                    metric: "acc".into(),
+                    seeds: (1..).zip(seeds).collect(),
+                    median: median(&seeds),
+                };
+                (task.to_string(), score)
+            })
+            .collect();
+        results.glue.insert(NARROW_STUDENT.into(), narrow);
+        let summary = GlueSummary::new(&results.glue, &results.tasks);
+        results.macro_scores = summary.macro_scores;
+        results.macro_spread = summary.macro_spread;
+        let size = |parameters, seconds| SizeSpeed {
+            parameters,
+            seconds,
+            examples: 500,
+        };
+        results.size_speed = BTreeMap::from([
+            (TEACHER.into(), size(20_000_000, 8.0)),
+            (STUDENT.into(), size(15_000_000, 4.0)),
+            (NARROW_STUDENT.into(), size(6_000_000, 2.0)),
+        ]);
+        results
+            .encoder_flops_per_token
+            .insert(NARROW_STUDENT.into(), 2.5e6);
+        let report = render(&results);
+        let row = rows_from(&report, "| Narrow student (ours): another width");
+        // Macro 55.0, the mean of the medians 70 and 40; spread 3.0: seed 2's macro is 56.5,
+        // seed 3's 53.5.
+        assert_eq!(
+            row[0],
+            "| Narrow student (ours): another width, intermediate-layer losses | 55.0 | 70.0 | \
+             40.0 | 3.0 |"
+        );
+        assert!(
+            report.contains("| Narrow student (ours) | 6.00 | 2.00 | 500 |"),
+            "{report}"
+        );
+        // Teacher macro 71.0 (82, 60), student 68.0 (80, 56).
+        assert!(
+            report.contains(
+                "Narrow student: 0.30 of the teacher's parameters and 0.40 of the student's; \
+                 speed-up 4.00x over the teacher and 2.00x over the student; 12.5% of the \
+                 teacher's encoder FLOPs; macro 55.0 (77.5% of the teacher's, -13.0 against the \
+                 student)."
+            ),
+            "{report}"
+        );
     }
 
     #[test]

@@ -11,6 +11,8 @@ use super::ablation::Ablation;
 pub const TEACHER: &str = "teacher";
 pub const STUDENT: &str = "student";
 pub const NO_PRETRAINING: &str = "no-pretraining";
+/// The extra student of another shape (`narrow_student:` in the config).
+pub const NARROW_STUDENT: &str = "narrow-student";
 /// The student's architecture and teacher-layer initialisation, fine-tuned with no
 /// distillation: what distillation adds over the initialisation alone.
 pub const NO_DISTILLATION: &str = "no-distillation";

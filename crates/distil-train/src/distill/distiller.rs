@@ -20,6 +20,7 @@ use distil_core::config::InvalidKey;
 use distil_core::MaskedLanguageModel;
 use distil_data::{DataPosition, LoadedBatch, Manifest, MlmBatch, MlmLoader, Partition};
 use distil_distributed::DataParallel;
+use distil_models::AnyConfig;
 use distil_student::save_student;
 use tch::{Device, Tensor};
 
@@ -28,8 +29,8 @@ use super::data_parallel::{
     rank_position, weights_digest,
 };
 use super::models::{
-    build_student, check_models, freeze_teacher, load_teacher, teacher_dir, teacher_precision,
-    Student, Teacher,
+    build_student, check_models, freeze_teacher, load_teacher, model_dims, teacher_dir,
+    teacher_precision, Student, Teacher,
 };
 use super::plan::{RunLength, RunPlan};
 use crate::checkpoint::{CheckpointManager, MetricGoal};
@@ -189,6 +190,7 @@ impl Distiller {
             run.save_config(&config)?;
         }
 
+        let loss = distillation_loss(&config, teacher.as_ref(), &student)?;
         let mut student = student;
         let mut optimizer = AdamW::new(&student.vs, AdamWConfig::from(&config.optimizer));
         let mut state = TrainerState::new(config.training.seed);
@@ -202,14 +204,10 @@ impl Distiller {
             broadcast_weights(dp, &student.vs)?;
         }
         let rank = data_parallel.as_ref().map_or(0, DataParallel::rank);
-        let mut step = DistillStep::new(
-            TripleLoss::from_config(&config.loss),
-            optimizer,
-            config.step,
-            config.optimizer.max_grad_norm,
-        )
-        .with_grad_accumulation(config.optimizer.grad_accumulation)
-        .with_dropout_seed(rank_seed(state.seed, rank));
+        let mut step =
+            DistillStep::new(loss, optimizer, config.step, config.optimizer.max_grad_norm)
+                .with_grad_accumulation(config.optimizer.grad_accumulation)
+                .with_dropout_seed(rank_seed(state.seed, rank));
         if let Some(dtype) = config.training.precision.autocast_dtype() {
             step = step.with_autocast(StepAutocast::new(device, dtype)?);
         }
@@ -539,6 +537,32 @@ impl Distiller {
                 .save(&self.student.vs, self.step.optimizer(), &self.state, loss)?;
         Ok(checkpoint.dir)
     }
+}
+
+/// The run's loss terms; the intermediate-layer terms' projections join the student's store
+/// (before the optimizer is built over it, so they train and checkpoint with the student).
+fn distillation_loss(
+    config: &DistillConfig,
+    teacher: Option<&Teacher>,
+    student: &Student,
+) -> Result<TripleLoss, TrainError> {
+    let loss = TripleLoss::from_config(&config.loss);
+    let Some(teacher) = teacher else {
+        return Ok(loss);
+    };
+    let init_range = match &student.config {
+        AnyConfig::Bert(c) => c.initializer_range,
+        AnyConfig::DistilBert(c) => c.initializer_range,
+        AnyConfig::Roberta(c) => c.initializer_range,
+    };
+    let terms = loss.with_layer_terms(
+        &config.loss,
+        &model_dims(&student.config),
+        &model_dims(&teacher.config),
+        &student.vs.root(),
+        init_range,
+    );
+    terms.map_err(TrainError::Incompatible)
 }
 
 /// fp16 runs on CUDA AMP kernels; on the CPU only fp32 and bf16 are offered (checked again

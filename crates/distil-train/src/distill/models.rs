@@ -12,6 +12,7 @@ use distil_data::Manifest;
 use distil_models::{AnyConfig, AnyMaskedLm};
 use distil_student::init_student::student_from_teacher;
 use distil_student::{InitStudentError, StudentHead};
+use distil_teacher::BertConfig;
 use tch::Device;
 
 use crate::config::{
@@ -93,14 +94,7 @@ pub fn build_student(
                     "teacher_layers needs a teacher",
                 )));
             };
-            let (AnyMaskedLm::Bert(_), AnyConfig::Bert(bert)) = (&teacher.model, &teacher.config)
-            else {
-                return Err(TrainError::Unsupported(InvalidKey::new(
-                    "student.init",
-                    "teacher_layers needs a BERT teacher (config.json model_type \"bert\"); \
-                     use init: config or init: checkpoint",
-                )));
-            };
+            let bert = bert_teacher(Some(teacher), "student.init")?;
             let layers: Vec<i64> = cfg.teacher_layers.iter().map(|&l| l as i64).collect();
             let head = match has_trained_head(teacher) {
                 true => StudentHead::FromTeacher {
@@ -114,8 +108,15 @@ pub fn build_student(
             )
         }
         StudentInit::Config => {
-            let path = required_path(cfg.config.as_deref(), "student.config")?;
-            let student_cfg = AnyConfig::from_file(path)?;
+            let student_cfg = match &cfg.shape {
+                Some(shape) => AnyConfig::DistilBert(
+                    shape.config(bert_teacher(teacher.map(|(t, _)| t), "student.shape")?),
+                ),
+                None => {
+                    let path = required_path(cfg.config.as_deref(), "student.config")?;
+                    AnyConfig::from_file(path)?
+                }
+            };
             let vs = tch::nn::VarStore::new(device);
             let model = AnyMaskedLm::new(vs.root(), &student_cfg);
             Pretrained {
@@ -149,6 +150,23 @@ pub fn build_student(
     Ok(student)
 }
 
+/// The teacher's BERT config, which `key` (a student made from the teacher's layers or its
+/// sizes) needs.
+fn bert_teacher<'t>(teacher: Option<&'t Teacher>, key: &str) -> Result<&'t BertConfig, TrainError> {
+    match teacher.map(|t| &t.config) {
+        Some(AnyConfig::Bert(bert)) => Ok(bert),
+        Some(_) => Err(TrainError::Unsupported(InvalidKey::new(
+            key,
+            "needs a BERT teacher (config.json model_type \"bert\"); use init: config with \
+             student.config, or init: checkpoint",
+        ))),
+        None => Err(TrainError::Unsupported(InvalidKey::new(
+            key,
+            "needs a teacher (its vocabulary and positions); without one use student.config",
+        ))),
+    }
+}
+
 /// A layer the teacher lacks is a mistake in `student.teacher_layers` (validation has already
 /// refused an empty list).
 fn teacher_layers_key(error: InitStudentError) -> TrainError {
@@ -164,17 +182,29 @@ fn required_path<'a>(path: Option<&'a Path>, key: &str) -> Result<&'a Path, Trai
     path.ok_or_else(|| TrainError::Unsupported(InvalidKey::new(key, "is required by student.init")))
 }
 
-fn model_dims(config: &AnyConfig) -> ModelDims {
+pub fn model_dims(config: &AnyConfig) -> ModelDims {
     match config {
         AnyConfig::Bert(c) => ModelDims {
             vocab_size: c.vocab_size,
             hidden_size: c.hidden_size,
             max_position_embeddings: c.max_position_embeddings,
+            n_layers: c.num_hidden_layers,
+            n_heads: c.num_attention_heads,
         },
         AnyConfig::DistilBert(c) => ModelDims {
             vocab_size: c.vocab_size,
             hidden_size: c.dim,
             max_position_embeddings: c.max_position_embeddings,
+            n_layers: c.n_layers,
+            n_heads: c.n_heads,
+        },
+        AnyConfig::Roberta(c) => ModelDims {
+            vocab_size: c.vocab_size,
+            hidden_size: c.hidden_size,
+            // The positions a token can take, without the padding index's rows.
+            max_position_embeddings: config.max_position_embeddings(),
+            n_layers: c.num_hidden_layers,
+            n_heads: c.num_attention_heads,
         },
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use distil_core::{EncoderOutput, MaskedLanguageModel};
+use distil_core::{AttentionProjections, EncoderOutput, MaskedLanguageModel};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
@@ -16,6 +16,8 @@ pub struct LossInputs<'a> {
     pub student_out: &'a EncoderOutput,
     /// Computed under `no_grad`.
     pub teacher_out: &'a EncoderOutput,
+    /// 1 for real tokens, 0 for padding, `[batch, seq]` on the models' device.
+    pub attention_mask: &'a Tensor,
     /// MLM labels `[batch, seq]` on the models' device, -100 where no prediction is made.
     pub labels: &'a Tensor,
     pub rows: &'a RowIndex,
@@ -41,6 +43,7 @@ pub enum VocabProjection {
 pub struct StudentInputs<'a> {
     pub student: &'a dyn MaskedLanguageModel,
     pub student_out: &'a EncoderOutput,
+    pub attention_mask: &'a Tensor,
     pub labels: &'a Tensor,
     pub rows: &'a RowIndex,
     pub train: bool,
@@ -74,6 +77,7 @@ impl<'a> LossContext<'a> {
             teacher,
             student_out,
             teacher_out,
+            attention_mask,
             labels,
             rows,
             train,
@@ -81,6 +85,7 @@ impl<'a> LossContext<'a> {
         let mut ctx = Self::without_teacher(StudentInputs {
             student,
             student_out,
+            attention_mask,
             labels,
             rows,
             train,
@@ -141,14 +146,50 @@ impl<'a> LossContext<'a> {
 
     /// The student's last hidden state `[N, hidden]` (fp32) at `rows`.
     pub fn student_hidden(&self, rows: Rows) -> Tensor {
-        let last = self.inputs.student_out.last_hidden_state();
-        as_f32(gather_rows(last, self.inputs.rows.get(rows)))
+        let last = self.inputs.student_out.hidden_states.len() - 1;
+        self.student_hidden_state(last, rows)
     }
 
     /// The teacher's last hidden state `[N, hidden]` (fp32, no gradient) at `rows`.
     pub fn teacher_hidden(&self, rows: Rows) -> Tensor {
-        let last = self.teacher().out.last_hidden_state();
-        as_f32(gather_rows(last, self.inputs.rows.get(rows)).detach())
+        let last = self.teacher().out.hidden_states.len() - 1;
+        self.teacher_hidden_state(last, rows)
+    }
+
+    /// The student's hidden state `index` (0: the embeddings' output) `[N, hidden]` (fp32)
+    /// at `rows`.
+    pub fn student_hidden_state(&self, index: usize, rows: Rows) -> Tensor {
+        let state = &self.inputs.student_out.hidden_states[index];
+        as_f32(gather_rows(state, self.inputs.rows.get(rows)))
+    }
+
+    /// The teacher's hidden state `index` `[N, hidden]` (fp32, no gradient) at `rows`.
+    pub fn teacher_hidden_state(&self, index: usize, rows: Rows) -> Tensor {
+        let state = &self.teacher().out.hidden_states[index];
+        as_f32(gather_rows(state, self.inputs.rows.get(rows)).detach())
+    }
+
+    /// The attention probabilities `[batch, heads, seq, seq]` (fp32) of student layer
+    /// `student_layer` and teacher layer `teacher_layer` (0-based; the teacher's detached).
+    /// The terms that read them ask the encoders for them ([`super::ModelNeeds`]).
+    pub fn attention_pair(&self, student_layer: usize, teacher_layer: usize) -> (Tensor, Tensor) {
+        let student = attention_maps(self.inputs.student_out)[student_layer].shallow_clone();
+        let teacher = attention_maps(self.teacher().out)[teacher_layer].detach();
+        (as_f32(student), as_f32(teacher))
+    }
+
+    /// The query, key and value projections of the layers the relation term asked each
+    /// encoder for (the student's first, the teacher's under `no_grad`).
+    pub fn projection_pair(&self) -> (&AttentionProjections, &AttentionProjections) {
+        (
+            layer_projections(self.inputs.student_out),
+            layer_projections(self.teacher().out),
+        )
+    }
+
+    /// 1 for real tokens, 0 for padding, `[batch, seq]`.
+    pub fn attention_mask(&self) -> &Tensor {
+        self.inputs.attention_mask
     }
 
     /// MLM labels `[N]` at `rows`.
@@ -224,4 +265,18 @@ impl<'a> LossContext<'a> {
             .as_ref()
             .expect("a teacher loss term ran without a teacher; validation rules this out")
     }
+}
+
+/// The projections an encoder returned.
+fn layer_projections(out: &EncoderOutput) -> &AttentionProjections {
+    out.projections
+        .as_ref()
+        .expect("the relation loss term asks the encoders for a layer's projections")
+}
+
+/// The attention maps an encoder returned.
+fn attention_maps(out: &EncoderOutput) -> &[Tensor] {
+    out.attentions
+        .as_deref()
+        .expect("an attention loss term asks the encoders for their attention maps")
 }

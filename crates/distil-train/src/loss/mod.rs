@@ -1,19 +1,33 @@
 //! Distillation losses. Each objective is a [`LossTerm`] reading what it needs from a
-//! [`LossContext`]; [`TripleLoss`] weighs and sums them, so new objectives (hidden-state MSE per
-//! layer, attention transfer) join by adding a term, without touching the training loop.
+//! [`LossContext`]; [`TripleLoss`] weighs and sums them, so new objectives join by adding a
+//! term, without touching the training loop. Besides the triple loss: TinyBERT's hidden-state
+//! MSE through learned projections, attention-map KL and MiniLM v2's attention relations, over
+//! a [`LayerMap`] between student and teacher layers.
 
+mod attention_kl;
+mod attention_relations;
 mod context;
 mod cosine;
+mod hidden_mse;
+mod layer_map;
 mod logit_mse;
 mod mlm;
+mod needs;
+mod row_kl;
 mod rows;
 mod soft_target;
 mod triple;
 
+pub use attention_kl::AttentionKlLoss;
+pub use attention_relations::{relations, AttentionRelationLoss};
 pub use context::{LossContext, LossInputs, StudentInputs, VocabProjection};
 pub use cosine::HiddenCosineLoss;
+pub use hidden_mse::HiddenMseLoss;
+pub use layer_map::LayerMap;
 pub use logit_mse::LogitMseLoss;
 pub use mlm::MaskedLmLoss;
+pub use needs::{EncoderNeeds, ModelNeeds};
+pub use row_kl::row_kl;
 pub use rows::{RowIndex, Rows};
 pub use soft_target::{soft_target_kl, SoftTargetLoss};
 pub use triple::{LossOutput, TripleLoss};
@@ -26,4 +40,8 @@ pub trait LossTerm {
     fn name(&self) -> &'static str;
     /// The unweighted loss, a 0-dim float tensor that carries gradients to the student.
     fn compute(&self, ctx: &mut LossContext<'_>) -> Tensor;
+    /// What the term reads from the encoders beyond their hidden states.
+    fn needs(&self) -> ModelNeeds {
+        ModelNeeds::default()
+    }
 }

@@ -1,11 +1,18 @@
 //! The weighted sum of loss terms, built from `loss:` in the run config.
 
+use distil_core::checkpoint::TRAINING_ONLY_PREFIX;
+use distil_core::config::InvalidKey;
+use tch::nn;
 use tch::Tensor;
 
 use super::{
-    HiddenCosineLoss, LogitMseLoss, LossContext, LossTerm, MaskedLmLoss, Rows, SoftTargetLoss,
+    AttentionKlLoss, AttentionRelationLoss, HiddenCosineLoss, HiddenMseLoss, LogitMseLoss,
+    LossContext, LossTerm, MaskedLmLoss, ModelNeeds, Rows, SoftTargetLoss,
 };
-use crate::config::LossConfig;
+use crate::config::{LossConfig, ModelDims};
+
+/// Where the hidden-state projections live in the student's store (left out of exports).
+const HIDDEN_PROJECTIONS: &str = "hidden_projection";
 
 /// `alpha_ce * L_ce + alpha_mlm * L_mlm + alpha_cos * L_cos + alpha_mse * L_mse`, plus any
 /// further terms added with [`TripleLoss::with_term`]. Terms with weight 0 are not computed.
@@ -50,6 +57,64 @@ impl TripleLoss {
             .with_term(cfg.alpha_mse, LogitMseLoss { rows: kd_rows })
             .with_term(cfg.alpha_mlm, MaskedLmLoss)
             .with_term(cfg.alpha_cos, HiddenCosineLoss)
+    }
+
+    /// Adds the intermediate-layer terms `cfg` weighs (hidden-state MSE, attention KL,
+    /// attention relations) for these two models. The hidden-state projections are created
+    /// in `student_root`, the root of the student's store, under
+    /// `distillation.hidden_projection`, so the optimizer and checkpoints see them. Fails
+    /// only where [`crate::check_compatibility`] would.
+    pub fn with_layer_terms(
+        self,
+        cfg: &LossConfig,
+        student: &ModelDims,
+        teacher: &ModelDims,
+        student_root: &nn::Path,
+        init_range: f64,
+    ) -> Result<Self, InvalidKey> {
+        let mut loss = self;
+        let (student_layers, teacher_layers) =
+            (student.n_layers as usize, teacher.n_layers as usize);
+        if cfg.alpha_hidden_mse > 0.0 {
+            let pairs = cfg
+                .layer_map
+                .hidden_state_pairs(student_layers, teacher_layers)?;
+            let p = student_root / TRAINING_ONLY_PREFIX / HIDDEN_PROJECTIONS;
+            let term = HiddenMseLoss::new(
+                p,
+                pairs,
+                student.hidden_size,
+                teacher.hidden_size,
+                init_range,
+            );
+            loss = loss.with_term(cfg.alpha_hidden_mse, term);
+        }
+        if cfg.alpha_attention_kl > 0.0 {
+            let pairs = cfg
+                .layer_map
+                .hidden_state_pairs(student_layers, teacher_layers)?;
+            // Hidden state 0 is the embeddings' output: no attention to compare.
+            let layer_pairs = pairs.into_iter().skip(1).collect();
+            loss = loss.with_term(cfg.alpha_attention_kl, AttentionKlLoss { layer_pairs });
+        }
+        let relations = AttentionRelationLoss {
+            relation_heads: cfg.relation_heads,
+            student_layer: student_layers.saturating_sub(1),
+            teacher_layer: cfg
+                .relation_teacher_layer
+                .unwrap_or(teacher_layers)
+                .saturating_sub(1),
+        };
+        Ok(loss.with_term(cfg.alpha_attention_relations, relations))
+    }
+
+    /// What the active terms read from the encoders.
+    pub fn needs(&self) -> ModelNeeds {
+        self.terms
+            .iter()
+            .fold(ModelNeeds::default(), |needs, (_, term)| {
+                needs.and(term.needs())
+            })
     }
 
     /// Adds an objective with its weight; a weight of 0 leaves it out.

@@ -13,7 +13,7 @@ use distil_core::MaskedLanguageModel;
 use tch::Tensor;
 
 use super::{DeviceBatch, DistillStep};
-use crate::loss::{LossContext, LossInputs, LossOutput, StudentInputs};
+use crate::loss::{EncoderNeeds, LossContext, LossInputs, LossOutput, StudentInputs};
 use crate::rng::seed_micro_batch;
 
 /// The models a step runs: the frozen teacher (`None` pretrains the student on the MLM loss
@@ -36,19 +36,26 @@ impl DistillStep {
         micro_step: u64,
     ) -> Result<LossOutput, AmpError> {
         seed_micro_batch(self.seed, micro_step);
-        let input = self
-            .switches
-            .encoder_input(&batch.input_ids, &batch.attention_mask);
+        let needs = self.loss.needs();
+        let input = |wanted: EncoderNeeds| {
+            let mut input = self
+                .switches
+                .encoder_input(&batch.input_ids, &batch.attention_mask);
+            wanted.apply(&mut input);
+            input
+        };
+        let (student_input, teacher_input) = (input(needs.student), input(needs.teacher));
         let StepModels { teacher, student } = models;
-        let teacher_out = teacher.map(|t| tch::no_grad(|| t.encode(&input, false)));
+        let teacher_out = teacher.map(|t| tch::no_grad(|| t.encode(&teacher_input, false)));
         let forward = || {
-            let student_out = student.encode(&input, true);
+            let student_out = student.encode(&student_input, true);
             let ctx = match teacher.zip(teacher_out.as_ref()) {
                 Some((teacher, teacher_out)) => LossContext::new(LossInputs {
                     student,
                     teacher,
                     student_out: &student_out,
                     teacher_out,
+                    attention_mask: &batch.attention_mask,
                     labels: &batch.labels,
                     rows: &batch.rows,
                     train: true,
@@ -56,6 +63,7 @@ impl DistillStep {
                 None => LossContext::without_teacher(StudentInputs {
                     student,
                     student_out: &student_out,
+                    attention_mask: &batch.attention_mask,
                     labels: &batch.labels,
                     rows: &batch.rows,
                     train: true,

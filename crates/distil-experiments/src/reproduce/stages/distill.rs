@@ -1,18 +1,19 @@
-//! The distillation stages: the student with the triple loss, each of Table 4's ablations, and
-//! the two baselines: no distillation (the student's teacher-layer initialisation alone) and no
+//! The distillation stages: the student with the triple loss, each of Table 4's ablations, the
+//! optional student of another shape, and the two baselines: no distillation (the student's teacher-layer initialisation alone) and no
 //! pretraining (the student architecture with fresh random weights).
 
 use distil_core::checkpoint::{save_hf_dir, SaveOptions};
 use distil_student::{init_student, save_student, DistilBertForMaskedLM};
-use distil_train::config::{OutputConfig, StudentConfig, TeacherConfig};
-use distil_train::{DistillConfig, TeacherSource};
+use distil_train::config::{OutputConfig, StudentConfig, StudentInit, TeacherConfig};
+use distil_train::{DistillConfig, LossConfig, TeacherSource};
 use serde_json::json;
 use tch::Device;
 
 use super::{run_distiller, student_config_for, Shards};
 use crate::reproduce::ablation::Ablation;
+use crate::reproduce::config::NarrowStudentSection;
 use crate::reproduce::pipeline::{ModelDir, Pipeline};
-use crate::reproduce::results::{NO_DISTILLATION, NO_PRETRAINING, STUDENT};
+use crate::reproduce::results::{NARROW_STUDENT, NO_DISTILLATION, NO_PRETRAINING, STUDENT};
 use crate::reproduce::runner::Done;
 
 impl Pipeline<'_> {
@@ -34,8 +35,64 @@ impl Pipeline<'_> {
             let random_config = self.run_dir.join("student-config.json");
             ablation.apply(&mut loss, &mut student, &random_config);
         }
+        let random_config = config_path(&student);
+        let layers = self.config.student.teacher_layers.clone();
+        let teacher_dir = teacher.value.dir.clone();
         let inputs = json!({ "name": name, "section": section, "student": self.config.student,
             "data": self.config.data, "shards": shards.hash, "teacher": teacher.hash });
+        self.distill_stage(name, &inputs, student, loss, shards, teacher, move || {
+            if let Some(path) = &random_config {
+                // The random-init ablation's student: the teacher-layers student's shape.
+                let student = student_config_for(&teacher_dir, &layers)?;
+                distil_core::fs::write_atomically(path, &serde_json::to_vec_pretty(&student)?)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The student of `narrow_student:`'s shape, from random weights, with its own loss.
+    pub(in crate::reproduce) fn distill_narrow(
+        &mut self,
+        section: &NarrowStudentSection,
+        shards: &Done<Shards>,
+        teacher: &Done<ModelDir>,
+    ) -> anyhow::Result<Done<ModelDir>> {
+        let student = StudentConfig {
+            init: StudentInit::Config,
+            shape: Some(section.shape),
+            // A fresh position table must train.
+            freeze_position_embeddings: false,
+            ..StudentConfig::default()
+        };
+        let inputs = json!({ "name": NARROW_STUDENT, "section": self.config.distill,
+            "narrow_student": section, "data": self.config.data, "shards": shards.hash,
+            "teacher": teacher.hash });
+        let loss = section.loss.clone();
+        self.distill_stage(
+            NARROW_STUDENT,
+            &inputs,
+            student,
+            loss,
+            shards,
+            teacher,
+            || Ok(()),
+        )
+    }
+
+    /// Runs stage `distill-<name>`: `distil distill` on the shards with `distill:`'s optimizer
+    /// and length, after `prepare` (which writes any file the student config reads).
+    #[allow(clippy::too_many_arguments)]
+    fn distill_stage(
+        &mut self,
+        name: &str,
+        inputs: &serde_json::Value,
+        student: StudentConfig,
+        loss: LossConfig,
+        shards: &Done<Shards>,
+        teacher: &Done<ModelDir>,
+        prepare: impl FnOnce() -> anyhow::Result<()>,
+    ) -> anyhow::Result<Done<ModelDir>> {
+        let section = &self.config.distill;
         let config = DistillConfig {
             teacher: TeacherConfig {
                 source: TeacherSource::Model(teacher.value.dir.display().to_string()),
@@ -55,15 +112,9 @@ impl Pipeline<'_> {
             },
             ..DistillConfig::default()
         };
-        let layers = self.config.student.teacher_layers.clone();
-        let teacher_dir = teacher.value.dir.clone();
         let quiet = self.stages.multi().is_hidden();
-        self.stages.run(&format!("distill-{name}"), &inputs, |_| {
-            if let Some(path) = &config.student.config {
-                // The random-init ablation's student: the teacher-layers student's shape.
-                let student = student_config_for(&teacher_dir, &layers)?;
-                distil_core::fs::write_atomically(path, &serde_json::to_vec_pretty(&student)?)?;
-            }
+        self.stages.run(&format!("distill-{name}"), inputs, |_| {
+            prepare()?;
             // A rerun starts the run folder afresh: its config changed.
             let _ = std::fs::remove_dir_all(config.run_dir());
             let dir = run_distiller(config.clone(), quiet)?;
@@ -117,4 +168,9 @@ impl Pipeline<'_> {
             Ok(ModelDir { dir: out.clone() })
         })
     }
+}
+
+/// The random-init ablation's student `config.json`, which its stage writes first.
+fn config_path(student: &StudentConfig) -> Option<std::path::PathBuf> {
+    student.config.clone()
 }
