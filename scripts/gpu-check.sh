@@ -9,7 +9,14 @@
 #            student, batch `auto`), then reference-P-L: scripts/bench_reference.py on the same
 #            weights and batches
 #   logits   teacher and student MLM logits of `distil encode` against `transformers` on the
-#            device, on the weights the first step run saved (scripts/gpu_check_logits.py)
+#            device, on the weights the first step run saved (scripts/gpu_check_logits.py),
+#            twice: fp32 (`--dtype fp32` against transformers in fp32, TF32 off): max |diff|
+#            at most 1e-4; and bf16 (`--dtype bf16` against transformers loaded in bf16): max
+#            |diff| at most 2e-2 of the largest |transformers logit|. The bf16 bound is
+#            relative because bf16's own spacing is 0.0625 near a logit of 8: an absolute
+#            2e-2 already fails two correct bf16 implementations (transformers' eager and
+#            SDPA attention differ by 0.04, 1.5% of the scale, on a random BERT-base whose
+#            logits reach 3) and would say little on small logits
 #   infer    `distil bench infer` (STS-B dev, batch 1 and 32)
 #   distill  a torchrun job of NPROC rank(s) running `distil distill` for DISTILL_STEPS
 #            optimizer steps on the tiny fixture teacher: NCCL on CUDA, Gloo on the CPU
@@ -122,14 +129,18 @@ step_run() {
 }
 
 logits() {
-    local models=$1 pairs=()
+    local models=$1 checks=() model dtype
     tail -n +2 data/glue/SST-2/dev.tsv | head -n "$logit_lines" | cut -f1 >"$work/lines.txt"
     for model in teacher student; do
-        d encode --model "$models/$model" --tokenizer data/vocab/bert-base-uncased \
-            --input "$work/lines.txt" --out "$work/encode-$model.safetensors" || return 1
-        pairs+=(--pair "$models/$model" "$work/encode-$model.safetensors")
+        for dtype in fp32 bf16; do
+            d encode --model "$models/$model" --tokenizer data/vocab/bert-base-uncased \
+                --dtype "$dtype" --input "$work/lines.txt" \
+                --out "$work/encode-$model-$dtype.safetensors" || return 1
+        done
+        checks+=(--model "$models/$model" "$work/encode-$model-fp32.safetensors"
+            "$work/encode-$model-bf16.safetensors")
     done
-    "$python" scripts/gpu_check_logits.py "${pairs[@]}" --device "$device" --out "$work/logits.json"
+    "$python" scripts/gpu_check_logits.py "${checks[@]}" --device "$device" --out "$work/logits.json"
 }
 
 infer() {

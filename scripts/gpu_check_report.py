@@ -67,6 +67,9 @@ def markdown(report):
             return f"{value:.{digits}f}" if abs(value) >= 0.01 or value == 0 else f"{value:.2e}"
         return str(value)
 
+    def verdict(check):
+        return ("pass" if check["ok"] else "FAIL") if check else "not run"
+
     rows = ["| what | distil | PyTorch | distil / PyTorch | notes |", "| --- | --- | --- | --- | --- |"]
     for s in report["step"]:
         notes = [f"batch {fmt(s['batch_size'])}"]
@@ -79,12 +82,17 @@ def markdown(report):
         rows.append(f"| step {s['precision']} x {s['seq_len']} (tokens/s) | {fmt(s['distil_tokens_per_s'])} "
                     f"| {fmt(s['reference_tokens_per_s'])} | {ratio} | {'; '.join(notes)} |")
     for name, l in report["logits"].items():
-        fp32 = l["fp32"] if l else None
+        # Both precisions' rows, also when the part produced nothing, so a missing one shows.
+        fp32, bf16 = (l["fp32"], l["bf16"]) if l else (None, None)
         value = fmt(fp32["max_abs_diff"], 2) if fp32 else "-"
-        verdict = ("pass" if fp32["ok"] else "FAIL") if fp32 else "not run"
-        rows.append(f"| {name} logits fp32, max abs diff vs transformers | {value} | | | tol 1e-4: {verdict} |")
-        if l:
-            rows.append(f"| {name} logits bf16 | - | | | {l['bf16']['reason']} |")
+        rows.append(f"| {name} logits fp32, max abs diff vs transformers | {value} | | | "
+                    f"tol 1e-4: {verdict(fp32)} |")
+        value = fmt(bf16["max_abs_diff"], 3) if bf16 else "-"
+        notes = (f"{fmt(bf16['max_rel_diff'], 3)} of the max abs logit {fmt(bf16['logit_scale'], 2)}, "
+                 f"tol 2e-2 of it: {verdict(bf16)}; bf16 vs fp32 on that scale: transformers "
+                 f"{fmt(bf16['reference_bf16_vs_fp32_rel'], 3)}, distil "
+                 f"{fmt(bf16['distil_bf16_vs_fp32_rel'], 3)}") if bf16 else "not run"
+        rows.append(f"| {name} logits bf16, max abs diff vs transformers bf16 | {value} | | | {notes} |")
     for r in report["infer"]:
         rows.append(f"| infer {r['model']} batch {r['batch_size']} (pairs/s) | {fmt(r['pairs_per_s'])} | | | |")
     d = report["distill"]

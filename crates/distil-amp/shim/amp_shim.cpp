@@ -1,7 +1,8 @@
 // A thin C interface over libtorch runtime controls that tch 0.24 does not expose, for the
 // Rust crate distil-amp: autocast state per device type (at::autocast, what torch.autocast's
-// __enter__/__exit__ call), TF32 for CUDA fp32 matmuls and cuDNN, and the CUDA caching
-// allocator's peak statistics. Every function catches C++ exceptions and reports failure
+// __enter__/__exit__ call), inference mode (c10::InferenceMode, what torch.inference_mode
+// holds), TF32 for CUDA fp32 matmuls and cuDNN, and the CUDA caching allocator's peak
+// statistics. Every function catches C++ exceptions and reports failure
 // through its return value plus `distil_amp_last_error`, since unwinding across the FFI
 // boundary is undefined behaviour.
 #include <cstdint>
@@ -10,6 +11,7 @@
 
 #include <ATen/Context.h>
 #include <ATen/autocast_mode.h>
+#include <c10/core/InferenceMode.h>
 #ifdef DISTIL_AMP_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
@@ -122,6 +124,18 @@ int distil_amp_autocast_exit(int device, int prev_enabled, int prev_dtype, int p
     }
     at::autocast::set_autocast_cache_enabled(prev_cache != 0);
   });
+}
+
+// torch.inference_mode().__enter__: a c10::InferenceMode on the heap, since its lifetime is
+// the Rust guard's rather than a C++ scope. It saves this thread's dispatch and grad-mode
+// state and restores it when deleted, so it must be left on the same thread, innermost first.
+int distil_amp_inference_mode_enter(void** guard) {
+  return guarded([&] { *guard = new c10::InferenceMode(true); });
+}
+
+// torch.inference_mode().__exit__: the state saved by the matching enter back.
+int distil_amp_inference_mode_exit(void* guard) {
+  return guarded([&] { delete static_cast<c10::InferenceMode*>(guard); });
 }
 
 // What torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32 set.

@@ -1,7 +1,7 @@
 //! The `extern "C"` functions of `shim/amp_shim.cpp`. Each returns 0 on success; otherwise
 //! `distil_amp_last_error` holds the C++ exception's message for the calling thread.
 
-use std::ffi::{c_char, c_int};
+use std::ffi::{c_char, c_int, c_void};
 
 extern "C" {
     fn distil_amp_last_error() -> *const c_char;
@@ -18,6 +18,8 @@ extern "C" {
         prev_dtype: c_int,
         prev_cache: c_int,
     ) -> c_int;
+    pub(crate) fn distil_amp_inference_mode_enter(guard: *mut *mut c_void) -> c_int;
+    pub(crate) fn distil_amp_inference_mode_exit(guard: *mut c_void) -> c_int;
     pub(crate) fn distil_amp_set_tf32(enabled: c_int) -> c_int;
     pub(crate) fn distil_amp_tf32(cublas: *mut c_int, cudnn: *mut c_int) -> c_int;
     pub(crate) fn distil_amp_cuda_peak_memory(

@@ -129,7 +129,21 @@ fn the_script_measures_every_part_on_the_cpu() {
         assert!(diff <= 1e-4, "{model}: {logits}");
         assert_eq!(logits["fp32"]["ok"], true);
         assert_eq!(logits["lines"], 3);
-        assert!(logits["bf16"]["reason"].is_string(), "{logits}");
+        // bf16: `encode --dtype bf16` against transformers in bf16, bounded relative to the
+        // logits' scale. On shapes this small the two can agree exactly, so that each side
+        // really ran in bf16 shows in its distance to its own fp32 logits.
+        let bf16 = &logits["bf16"];
+        let diff = number(&bf16["max_abs_diff"], "bf16 logits difference");
+        let scale = number(&bf16["logit_scale"], "bf16 logit scale");
+        let rel = number(&bf16["max_rel_diff"], "bf16 relative difference");
+        assert!(scale > 0.0, "{model}: {bf16}");
+        assert!((rel - diff / scale).abs() <= 1e-9, "{model}: {bf16}");
+        assert!(rel <= 2e-2, "{model}: {bf16}");
+        assert_eq!(bf16["tolerance"], 2e-2);
+        assert_eq!(bf16["ok"], true);
+        for side in ["reference_bf16_vs_fp32_rel", "distil_bf16_vs_fp32_rel"] {
+            assert!(number(&bf16[side], side) > 0.0, "{model}: {bf16}");
+        }
     }
 
     let infer = report["infer"].as_array().unwrap();
@@ -148,6 +162,9 @@ fn the_script_measures_every_part_on_the_cpu() {
     for row in [
         "| step bf16-autocast x 32",
         "| teacher logits fp32",
+        "| teacher logits bf16",
+        "| student logits fp32",
+        "| student logits bf16",
         "| infer student batch 1",
         "| torchrun distill",
     ] {

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use distil_amp::InferenceModeGuard;
 use distil_core::MaskedLanguageModel;
 use distil_tasks::glue::{GlueEncoder, GlueFeatureConfig};
 use distil_tasks::{EncodedText, EncoderBatch, GlueSplit, GlueTask};
@@ -43,14 +44,16 @@ pub fn read_sts_b_pairs(
     Ok((pairs, encoder.pad_id()))
 }
 
-/// Runs `warmup` batches untimed, then every batch timed.
+/// Runs `warmup` batches untimed, then every batch timed, in inference mode (as the Python
+/// reference's `torch.inference_mode()`): the outputs are only read, so no autograd
+/// bookkeeping is spent on them.
 pub fn time_pass(
     name: &'static str,
     model: &dyn MaskedLanguageModel,
     batches: &[EncoderBatch],
     batch_size: usize,
     warmup: usize,
-) -> InferRun {
+) -> anyhow::Result<InferRun> {
     let forward = |batch: &EncoderBatch| {
         let output = model.encode(&batch.encoder_input(), false);
         // Reading one value waits for the device, without copying the output.
@@ -60,23 +63,22 @@ pub fn time_pass(
             .get(0)
             .double_value(&[]);
     };
-    tch::no_grad(|| {
-        for batch in batches.iter().cycle().take(warmup) {
-            forward(batch);
-        }
-        let started = Instant::now();
-        for batch in batches {
-            forward(batch);
-        }
-        let seconds = started.elapsed().as_secs_f64();
-        let pairs: usize = batches.iter().map(|b| b.input_ids.size()[0] as usize).sum();
-        InferRun {
-            model: name,
-            batch_size,
-            pairs,
-            padded_tokens: batches.iter().map(|b| b.input_ids.numel() as i64).sum(),
-            seconds,
-            pairs_per_s: pairs as f64 / seconds,
-        }
+    let _inference = InferenceModeGuard::enter()?;
+    for batch in batches.iter().cycle().take(warmup) {
+        forward(batch);
+    }
+    let started = Instant::now();
+    for batch in batches {
+        forward(batch);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let pairs: usize = batches.iter().map(|b| b.input_ids.size()[0] as usize).sum();
+    Ok(InferRun {
+        model: name,
+        batch_size,
+        pairs,
+        padded_tokens: batches.iter().map(|b| b.input_ids.numel() as i64).sum(),
+        seconds,
+        pairs_per_s: pairs as f64 / seconds,
     })
 }

@@ -83,7 +83,7 @@ pub fn run(args: &InferBenchOptions, device: Device) -> anyhow::Result<InferRepo
     let teacher: &dyn MaskedLanguageModel = &models.teacher.model;
     let student: &dyn MaskedLanguageModel = &models.student.model;
     println!(
-        "{} pairs from {}; encoder forward only (no MLM head), no_grad, {} threads on {}; \
+        "{} pairs from {}; encoder forward only (no MLM head), inference mode, {} threads on {}; \
          {}",
         pairs.len(),
         args.data.display(),
@@ -108,7 +108,7 @@ pub fn run(args: &InferBenchOptions, device: Device) -> anyhow::Result<InferRepo
             .collect();
         let mut pair_rates = Vec::new();
         for (name, model) in [("teacher", teacher), ("student", student)] {
-            let run = time_pass(name, model, &batches, batch_size, args.warmup);
+            let run = time_pass(name, model, &batches, batch_size, args.warmup)?;
             println!(
                 "{:<8} {:>6} {:>7} {:>9.2} {:>10.2}",
                 run.model, run.batch_size, run.pairs, run.seconds, run.pairs_per_s

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use distil_amp::AmpError;
 use distil_core::checkpoint::CheckpointError;
 use distil_core::config::ConfigError;
 use distil_core::nn::ModelError;
@@ -28,6 +29,8 @@ pub enum FinetuneError {
     Tokenizer(#[from] TokenizerError),
     #[error(transparent)]
     Source(#[from] CoreError),
+    #[error(transparent)]
+    Amp(#[from] AmpError),
     /// A model that must already be fine-tuned (a teacher, or a model to evaluate) lacks its
     /// task head, or has one of the wrong width.
     #[error("model `{}` has no fine-tuned {head} head: {reason}", dir.display())]

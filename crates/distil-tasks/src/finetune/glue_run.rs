@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use distil_amp::InferenceModeGuard;
 use distil_core::fs::write_atomically;
 use distil_core::nn::sequence_classification_loss;
 use distil_data::load_tokenizer;
@@ -170,19 +171,20 @@ impl<'a> GlueFineTune<'a> {
         StepLoss::combine(task_loss, kd, &self.weights)
     }
 
-    /// The student's predictions for `features`, in order.
+    /// The student's predictions for `features`, in order. The logits only become labels, so
+    /// the forward runs in inference mode (no autograd bookkeeping).
     pub fn predict(&self, features: &[GlueFeature]) -> Result<Vec<GlueLabel>, FinetuneError> {
+        let _inference = InferenceModeGuard::enter()?;
         let mut predictions = Vec::with_capacity(features.len());
         for chunk in features.chunks(self.batching.eval_batch_size) {
             let refs: Vec<&GlueFeature> = chunk.iter().collect();
             let batch =
                 ClassificationBatch::collate(&refs, self.batching.pad_id, self.student.segments)
                     .to_device(self.batching.device);
-            let logits = tch::no_grad(|| {
-                self.student
-                    .model
-                    .logits(&input_for(&batch.inputs, self.student.segments), false)
-            });
+            let logits = self
+                .student
+                .model
+                .logits(&input_for(&batch.inputs, self.student.segments), false);
             predictions.extend(self.task.predictions_from_logits(&logits)?);
         }
         Ok(predictions)

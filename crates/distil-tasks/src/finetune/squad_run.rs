@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use distil_amp::InferenceModeGuard;
 use distil_core::nn::span_loss;
 use distil_data::load_tokenizer;
 use serde_json::Value;
@@ -143,8 +144,10 @@ impl<'a> SquadFineTune<'a> {
         StepLoss::combine(task_loss, kd, &self.weights)
     }
 
-    /// Decodes the student's answers for the evaluation questions and scores them.
+    /// Decodes the student's answers for the evaluation questions and scores them. The logits
+    /// only become answers, so the forward runs in inference mode (no autograd bookkeeping).
     pub fn evaluate_answers(&self) -> Result<SquadEvaluation, FinetuneError> {
+        let _inference = InferenceModeGuard::enter()?;
         let mut logits = Vec::with_capacity(self.data.eval_features.len());
         for chunk in self
             .data
@@ -154,11 +157,10 @@ impl<'a> SquadFineTune<'a> {
             let refs: Vec<&SquadFeature> = chunk.iter().collect();
             let batch = QaBatch::collate(&refs, self.batching.pad_id, self.student.segments)
                 .to_device(self.batching.device);
-            let (start, end) = tch::no_grad(|| {
-                self.student
-                    .model
-                    .logits(&input_for(&batch.inputs, self.student.segments), false)
-            });
+            let (start, end) = self
+                .student
+                .model
+                .logits(&input_for(&batch.inputs, self.student.segments), false);
             logits.extend(FeatureLogits::from_batch(&start, &end)?);
         }
         let version = self.data.version;

@@ -13,7 +13,7 @@ use tch::Device;
 
 use crate::reproduce::config::BenchSection;
 use crate::reproduce::pipeline::{ModelDir, Pipeline};
-use crate::reproduce::results::{SizeSpeed, STUDENT, TEACHER};
+use crate::reproduce::results::{SizeSpeed, NARROW_STUDENT, STUDENT, TEACHER};
 use crate::reproduce::runner::Done;
 use crate::sts_b::{read_sts_b_pairs, time_pass};
 
@@ -26,13 +26,19 @@ impl Pipeline<'_> {
         &mut self,
         teacher: &Done<ModelDir>,
         student: &Done<ModelDir>,
+        narrow: Option<&Done<ModelDir>>,
     ) -> anyhow::Result<Done<BTreeMap<String, SizeSpeed>>> {
-        let inputs = json!({ "bench": self.config.bench, "teacher": teacher.hash, "student": student.hash,
+        let mut inputs = json!({ "bench": self.config.bench, "teacher": teacher.hash, "student": student.hash,
             "max_seq_length": self.config.finetune.features.max_seq_length });
-        let models = [
+        let mut models = vec![
             (TEACHER, teacher.value.dir.clone()),
             (STUDENT, student.value.dir.clone()),
         ];
+        if let Some(narrow) = narrow {
+            // Only a run with a narrow student has the key, so other runs keep their hash.
+            inputs[NARROW_STUDENT] = json!(narrow.hash);
+            models.push((NARROW_STUDENT, narrow.value.dir.clone()));
+        }
         let bench = self.config.bench.clone();
         let tokenizer = self.tokenizer.clone();
         let max_seq_length = self.config.finetune.features.max_seq_length;
@@ -86,7 +92,7 @@ fn time_cpu_pass(
     // A teacher without an MLM head (a bare encoder) times the same: the pass reads the encoder.
     let (model, _) = AnyMaskedLm::from_pretrained_head_optional(dir, Device::Cpu)
         .with_context(|| format!("loading {}", dir.display()))?;
-    let run = time_pass("reproduce", &model.model, batches, 1, WARMUP);
+    let run = time_pass("reproduce", &model.model, batches, 1, WARMUP)?;
     Ok((run.seconds, run.pairs))
 }
 
