@@ -12,14 +12,12 @@ Pinned: transformers==4.57.3, torch==2.11.0 (the versions in $DISTIL_VENV).
 """
 
 import argparse
-import json
 import os
 import shutil
 from pathlib import Path
 
 import torch
 import transformers
-from safetensors import safe_open
 from safetensors.torch import save_file
 from tokenizers import Tokenizer
 from transformers import (
@@ -33,6 +31,8 @@ from transformers import (
     DistilBertForQuestionAnswering,
     DistilBertForSequenceClassification,
 )
+
+from fixture_common import randomise, save_model, save_reference
 
 assert transformers.__version__ == "4.57.3", transformers.__version__
 assert torch.__version__.split("+")[0] == "2.11.0", torch.__version__
@@ -61,21 +61,6 @@ def build_vocab(out: Path) -> Path:
     path = out / "vocab.txt"
     path.write_text("\n".join(vocab) + "\n")
     return path
-
-
-def randomise(model: torch.nn.Module, seed: int) -> None:
-    """Replaces HF's N(0, 0.02) init with larger random values, so attention is far from
-    uniform and every bias and LayerNorm parameter matters to the reference outputs."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            noise = torch.randn(p.shape, generator=g)
-            if "LayerNorm" in name or "layer_norm" in name:
-                p.copy_(1.0 + 0.1 * noise if name.endswith("weight") else 0.1 * noise)
-            elif "position_embeddings" in name and not p.requires_grad:
-                continue  # sinusoidal table: keep HF's values
-            else:
-                p.copy_((0.2 if p.dim() > 1 else 0.1) * noise)
 
 
 def bert_config(layers: int, **extra) -> BertConfig:
@@ -128,23 +113,6 @@ def run(model, batch, is_bert: bool) -> dict:
         for i, a in enumerate(eager.attentions):
             out[f"attentions.{i}"] = a
     return {k: v.contiguous() for k, v in out.items()}
-
-
-def save_model(model, directory: Path, with_bin: bool, tokenizer_dir: Path | None) -> None:
-    if directory.exists():
-        shutil.rmtree(directory)
-    model.save_pretrained(directory)  # safetensors
-    if with_bin:
-        tmp = directory.with_suffix(".bin-tmp")
-        model.save_pretrained(tmp, safe_serialization=False)
-        shutil.move(tmp / "pytorch_model.bin", directory / "pytorch_model.bin")
-        shutil.rmtree(tmp)
-    if tokenizer_dir is not None:
-        for f in tokenizer_dir.iterdir():
-            shutil.copy(f, directory / f.name)
-    gen = directory / "generation_config.json"
-    if gen.exists():
-        gen.unlink()
 
 
 def make_batch(tokenizer: BertTokenizerFast) -> dict:
@@ -225,14 +193,7 @@ def main() -> None:
             model.tie_weights()
         is_bert = name.startswith("bert")
         save_model(model, out / name, with_bin, tokenizer_dir if with_tokenizer else None)
-        reference = run(model, batch, is_bert)
-        save_file(reference, str(expected / f"{name}.safetensors"))
-        # HF's key lists: every state-dict entry, and those `save_pretrained` writes (tied
-        # duplicates left out).
-        with safe_open(str(out / name / "model.safetensors"), "pt") as f:
-            saved = sorted(f.keys())
-        keys = {"state_dict": sorted(model.state_dict()), "saved": saved}
-        (expected / f"{name}.keys.json").write_text(json.dumps(keys, indent=1) + "\n")
+        save_reference(model, out / name, expected, run(model, batch, is_bert))
     shutil.rmtree(tokenizer_dir)
 
     if args.minilm is None:

@@ -6,30 +6,10 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-use common::{rte_args, stderr};
+use common::{distil_in as distil, rte_args, rte_slice, stderr};
 use distil_testkit::{fixture_arg, read_json, repo_path};
-
-fn distil(dir: &Path, args: &[&str]) -> Output {
-    common::distil()
-        .current_dir(dir)
-        .args(["--device", "cpu"])
-        .args(args)
-        .output()
-        .expect("the distil binary runs")
-}
-
-/// An RTE folder with the first `rows` train and dev rows of the shipped files.
-fn rte_slice(dir: &Path, rows: usize) {
-    std::fs::create_dir_all(dir).unwrap();
-    for name in ["train.tsv", "dev.tsv"] {
-        let text = std::fs::read_to_string(repo_path("data/glue/RTE").join(name)).unwrap();
-        let kept: Vec<&str> = text.lines().take(rows + 1).collect();
-        std::fs::write(dir.join(name), kept.join("\n") + "\n").unwrap();
-    }
-}
 
 #[test]
 fn a_bert_with_a_fresh_head_fine_tunes_on_rte_and_evaluates() {

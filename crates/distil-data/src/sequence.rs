@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
 
+use crate::special_token::SpecialToken;
 use crate::DataError;
 
 /// Sequences of this many tokens or fewer (special tokens included) are dropped.
@@ -24,26 +25,27 @@ pub struct SpecialTokens {
 }
 
 impl SpecialTokens {
-    /// Reads the BERT special tokens (`[CLS]`, `[SEP]`, `[PAD]`, `[MASK]`, `[UNK]`) of a
-    /// tokenizer; `source` names it in the error when one is missing.
+    /// Reads the special tokens (BERT's `[CLS]`, `[SEP]`, `[PAD]`, `[MASK]`, `[UNK]`, or
+    /// RoBERTa's `<s>`, `</s>`, `<pad>`, `<mask>`, `<unk>`) of a tokenizer; `source` names it
+    /// in the error when one is missing.
     pub fn of_tokenizer(
         tokenizer: &Tokenizer,
         source: &std::path::Path,
     ) -> Result<Self, DataError> {
-        let id = |token: &str| {
-            tokenizer
-                .token_to_id(token)
+        let id = |role: SpecialToken| {
+            role.find(tokenizer)
+                .map(|(_, id)| id)
                 .ok_or_else(|| DataError::TokenizerUnsuitable {
                     path: source.to_path_buf(),
-                    reason: format!("it has no `{token}` token"),
+                    reason: format!("it has no {role} token"),
                 })
         };
         let (cls, sep, pad, mask, unk) = (
-            id("[CLS]")?,
-            id("[SEP]")?,
-            id("[PAD]")?,
-            id("[MASK]")?,
-            id("[UNK]")?,
+            id(SpecialToken::Cls)?,
+            id(SpecialToken::Sep)?,
+            id(SpecialToken::Pad)?,
+            id(SpecialToken::Mask)?,
+            id(SpecialToken::Unk)?,
         );
         let mut all: Vec<u32> = tokenizer
             .get_added_tokens_decoder()

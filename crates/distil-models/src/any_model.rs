@@ -1,8 +1,8 @@
-//! A BERT or a DistilBERT, chosen from `config.json`'s `model_type`, for code that takes any
-//! of the two (fill-mask, encode, a distiller's teacher or student).
+//! A BERT, a DistilBERT or a RoBERTa, chosen from `config.json`'s `model_type`, for code that
+//! takes any of them (fill-mask, encode, a distiller's teacher or student).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use distil_core::checkpoint::{has_mlm_head, LoadSpec};
 use distil_core::nn::{
@@ -10,16 +10,18 @@ use distil_core::nn::{
     Pretrained, PretrainedModel,
 };
 use distil_core::{EncoderInput, EncoderOutput, MaskedLanguageModel};
+use distil_roberta::{RobertaConfig, RobertaForMaskedLM, RobertaModel};
 use distil_student::{DistilBertConfig, DistilBertForMaskedLM, DistilBertModel};
 use distil_teacher::{BertConfig, BertForMaskedLM, BertModel};
 use tch::{Device, Tensor};
 
-/// The config of either model; it serialises as the inner model's `config.json`.
+/// The config of any of the models; it serialises as the inner model's `config.json`.
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(untagged)]
 pub enum AnyConfig {
     Bert(BertConfig),
     DistilBert(DistilBertConfig),
+    Roberta(RobertaConfig),
 }
 
 impl AnyConfig {
@@ -43,22 +45,36 @@ impl AnyConfig {
         match kind.model_type.as_deref() {
             Some("bert") => Ok(AnyConfig::Bert(read_config_file(path)?)),
             Some("distilbert") => Ok(AnyConfig::DistilBert(read_config_file(path)?)),
+            Some("roberta") => Ok(AnyConfig::Roberta(read_config_file(path)?)),
             other => Err(ModelError::WrongModelType {
                 dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
                 message: format!(
-                    "config.json has model_type {}; expected \"bert\" or \"distilbert\"",
+                    "config.json has model_type {}; expected \"bert\", \"distilbert\" or \
+                     \"roberta\"",
                     other.map_or("(none)".to_string(), |t| format!("\"{t}\""))
                 ),
             }),
         }
     }
 
+    /// `config.json`'s `model_type`, which checkpoints with a head also use as the base
+    /// model's prefix (`roberta.embeddings...`).
+    pub fn model_type(&self) -> &'static str {
+        match self {
+            AnyConfig::Bert(_) => "bert",
+            AnyConfig::DistilBert(_) => "distilbert",
+            AnyConfig::Roberta(_) => "roberta",
+        }
+    }
+
     /// Prefixes of the MLM head's variables: BERT's `cls.predictions.*`, DistilBERT's
-    /// `vocab_*` (the decoder weight is the word-embedding tensor, not one of them).
+    /// `vocab_*`, RoBERTa's `lm_head.*` (the decoder weight is the word-embedding tensor, not
+    /// one of them).
     pub fn mlm_head_prefixes(&self) -> &'static [&'static str] {
         match self {
             AnyConfig::Bert(_) => &["cls.predictions"],
             AnyConfig::DistilBert(_) => &["vocab_transform", "vocab_layer_norm", "vocab_projector"],
+            AnyConfig::Roberta(_) => &["lm_head"],
         }
     }
 
@@ -70,19 +86,31 @@ impl AnyConfig {
         })
     }
 
+    /// The longest input the model takes. RoBERTa's position table also holds the padding
+    /// index and the positions before it, which no token uses.
     pub fn max_position_embeddings(&self) -> i64 {
         match self {
             AnyConfig::Bert(c) => c.max_position_embeddings,
             AnyConfig::DistilBert(c) => c.max_position_embeddings,
+            AnyConfig::Roberta(c) => c.max_position_embeddings - c.padding_idx() - 1,
+        }
+    }
+
+    pub fn vocab_size(&self) -> i64 {
+        match self {
+            AnyConfig::Bert(c) => c.vocab_size,
+            AnyConfig::DistilBert(c) => c.vocab_size,
+            AnyConfig::Roberta(c) => c.vocab_size,
         }
     }
 }
 
-/// A masked language model of either kind.
+/// A masked language model of any kind.
 #[derive(Debug)]
 pub enum AnyMaskedLm {
     Bert(BertForMaskedLM),
     DistilBert(DistilBertForMaskedLM),
+    Roberta(RobertaForMaskedLM),
 }
 
 impl AnyMaskedLm {
@@ -92,7 +120,7 @@ impl AnyMaskedLm {
         device: Device,
     ) -> Result<Pretrained<Self, AnyConfig>, ModelError> {
         let config = AnyConfig::from_dir(dir)?;
-        let (file, tensors) = read_weights(dir)?;
+        let (file, tensors) = read_weights_of(&config, dir)?;
         Self::from_tensors(config, &tensors, &file, device)
     }
 
@@ -103,7 +131,7 @@ impl AnyMaskedLm {
         device: Device,
     ) -> Result<(Pretrained<Self, AnyConfig>, bool), ModelError> {
         let config = AnyConfig::from_dir(dir)?;
-        let (file, tensors) = read_weights(dir)?;
+        let (file, tensors) = read_weights_of(&config, dir)?;
         if has_mlm_head(&tensors) {
             return Ok((Self::from_tensors(config, &tensors, &file, device)?, true));
         }
@@ -120,6 +148,7 @@ impl AnyMaskedLm {
         match config {
             AnyConfig::Bert(_) => BertForMaskedLM::load_spec(),
             AnyConfig::DistilBert(_) => DistilBertForMaskedLM::load_spec(),
+            AnyConfig::Roberta(_) => RobertaForMaskedLM::load_spec(),
         }
     }
 
@@ -141,6 +170,11 @@ impl AnyMaskedLm {
                 AnyMaskedLm::DistilBert,
                 AnyConfig::DistilBert,
             ),
+            AnyConfig::Roberta(c) => wrap(
+                RobertaForMaskedLM::from_tensors(c, tensors, file, device)?,
+                AnyMaskedLm::Roberta,
+                AnyConfig::Roberta,
+            ),
         })
     }
 
@@ -156,6 +190,7 @@ impl AnyMaskedLm {
         match config {
             AnyConfig::Bert(c) => AnyMaskedLm::Bert(BertForMaskedLM::new(p, c)),
             AnyConfig::DistilBert(c) => AnyMaskedLm::DistilBert(DistilBertForMaskedLM::new(p, c)),
+            AnyConfig::Roberta(c) => AnyMaskedLm::Roberta(RobertaForMaskedLM::new(p, c)),
         }
     }
 
@@ -163,6 +198,7 @@ impl AnyMaskedLm {
         match self {
             AnyMaskedLm::Bert(m) => m.forward_t(input, train),
             AnyMaskedLm::DistilBert(m) => m.forward_t(input, train),
+            AnyMaskedLm::Roberta(m) => m.forward_t(input, train),
         }
     }
 
@@ -170,6 +206,7 @@ impl AnyMaskedLm {
         match self {
             AnyMaskedLm::Bert(m) => m,
             AnyMaskedLm::DistilBert(m) => m,
+            AnyMaskedLm::Roberta(m) => m,
         }
     }
 }
@@ -192,20 +229,21 @@ impl MaskedLanguageModel for AnyMaskedLm {
     }
 }
 
-/// Either model, with its MLM head when the checkpoint has one (all-MiniLM-L6-v2, say, is a
-/// base BERT with a pooler and no head).
+/// Any of the models, with its MLM head when the checkpoint has one (all-MiniLM-L6-v2, say, is
+/// a base BERT with a pooler and no head).
 #[derive(Debug)]
 pub enum AnyModel {
     MaskedLm(Box<AnyMaskedLm>),
     Bert(BertModel),
     DistilBert(DistilBertModel),
+    Roberta(RobertaModel),
 }
 
 /// What [`AnyModel::forward`] computes for a batch.
 #[derive(Debug)]
 pub struct AnyModelOutput {
     pub encoder: EncoderOutput,
-    /// BERT's pooler output when the model has a pooler, else the [CLS] (first) state.
+    /// The pooler's output when the model has a pooler, else the first (`[CLS]`, `<s>`) state.
     pub pooled: Tensor,
     /// Vocabulary logits when the model has an MLM head.
     pub mlm_logits: Option<Tensor>,
@@ -218,7 +256,7 @@ impl AnyModel {
         device: Device,
     ) -> Result<Pretrained<Self, AnyConfig>, ModelError> {
         let config = AnyConfig::from_dir(dir)?;
-        let (file, tensors) = read_weights(dir)?;
+        let (file, tensors) = read_weights_of(&config, dir)?;
         if has_mlm_head(&tensors) {
             let loaded = AnyMaskedLm::from_tensors(config, &tensors, &file, device)?;
             return Ok(wrap(loaded, |m| AnyModel::MaskedLm(Box::new(m)), |c| c));
@@ -233,6 +271,11 @@ impl AnyModel {
                 DistilBertModel::from_tensors(c, &tensors, &file, device)?,
                 AnyModel::DistilBert,
                 AnyConfig::DistilBert,
+            ),
+            AnyConfig::Roberta(c) => wrap(
+                RobertaModel::from_tensors(c, &tensors, &file, device)?,
+                AnyModel::Roberta,
+                AnyConfig::Roberta,
             ),
         })
     }
@@ -249,6 +292,11 @@ impl AnyModel {
                 (encoder, pooled, None)
             }
             AnyModel::DistilBert(m) => (m.forward_t(input, false), None, None),
+            AnyModel::Roberta(m) => {
+                let encoder = m.forward_t(input, false);
+                let pooled = m.pooled(&encoder);
+                (encoder, pooled, None)
+            }
         };
         let pooled = pooled.unwrap_or_else(|| encoder.last_hidden_state().select(1, 0));
         AnyModelOutput {
@@ -257,6 +305,36 @@ impl AnyModel {
             mlm_logits,
         }
     }
+}
+
+/// The model types [`AnyConfig`] reads.
+const MODEL_TYPES: [&str; 3] = ["bert", "distilbert", "roberta"];
+
+/// Reads `dir`'s weights, refusing those of another model type (`bert.*` keys under a RoBERTa
+/// config): loading them would fail on the first missing key, which hides the cause.
+fn read_weights_of(
+    config: &AnyConfig,
+    dir: &Path,
+) -> Result<(PathBuf, BTreeMap<String, Tensor>), ModelError> {
+    let (file, tensors) = read_weights(dir)?;
+    let has_base = |model_type: &str| {
+        let prefix = format!("{model_type}.");
+        tensors.keys().any(|k| k.starts_with(&prefix))
+    };
+    let expected = config.model_type();
+    if !has_base(expected) {
+        if let Some(found) = MODEL_TYPES.into_iter().find(|t| has_base(t)) {
+            return Err(ModelError::WrongModelType {
+                dir: dir.to_path_buf(),
+                message: format!(
+                    "config.json says model_type \"{expected}\", but {} holds a \"{found}\" \
+                     checkpoint (its keys start with `{found}.`)",
+                    file.display()
+                ),
+            });
+        }
+    }
+    Ok((file, tensors))
 }
 
 fn wrap<M, C, N, D>(

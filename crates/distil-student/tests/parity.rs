@@ -136,10 +136,10 @@ fn config_missing_a_required_key_names_key_and_file() {
     assert!(err.contains(&path.display().to_string()), "{err}");
 
     json["hidden_dim"] = 64.into();
-    json["model_type"] = "roberta".into();
+    json["model_type"] = "xlnet".into();
     std::fs::write(&path, json.to_string()).unwrap();
     let err = AnyMaskedLm::from_pretrained(dir.path(), Device::Cpu)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("roberta"), "{err}");
+    assert!(err.contains("xlnet"), "{err}");
 }

@@ -1,6 +1,7 @@
 //! Encoded sequences and their padding into CPU tensors that any encoder head takes.
 
 use distil_core::EncoderInput;
+use distil_data::SpecialToken;
 use tch::{Device, Tensor};
 use tokenizers::Tokenizer;
 
@@ -87,12 +88,11 @@ impl EncoderBatch {
     }
 }
 
-/// The id of a special token such as `[PAD]`, or an error naming it.
-pub fn special_token_id(tokenizer: &Tokenizer, token: &'static str) -> Result<i64, TaskError> {
-    tokenizer
-        .token_to_id(token)
-        .map(i64::from)
-        .ok_or(TaskError::MissingSpecialToken(token))
+/// The id of a special token (`[PAD]` or `<pad>`, ...), or an error naming it.
+pub fn special_token_id(tokenizer: &Tokenizer, role: SpecialToken) -> Result<i64, TaskError> {
+    role.find(tokenizer)
+        .map(|(_, id)| i64::from(id))
+        .ok_or(TaskError::MissingSpecialToken(role))
 }
 
 #[cfg(test)]

@@ -52,8 +52,8 @@ pub enum TaskError {
     Tensor(#[from] tch::TchError),
     #[error("tokenizer: {0}")]
     Tokenizer(String),
-    #[error("the tokenizer has no `{0}` token; SQuAD features need BERT's [CLS]/[SEP]/[PAD]")]
-    MissingSpecialToken(&'static str),
+    #[error("the tokenizer has no {0} token")]
+    MissingSpecialToken(distil_data::SpecialToken),
     #[error("invalid config: {key}: {reason}")]
     Config { key: &'static str, reason: String },
     #[error("{what}: expected {expected}, found {found}")]

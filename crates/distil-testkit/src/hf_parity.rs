@@ -1,20 +1,22 @@
 //! A model of `data/fixtures` against what `transformers` computed for it
-//! (`scripts/make_fixtures.py`, fp32 on the CPU): the fixture batch, the reference outputs,
-//! the saved keys, and the checks the teacher's and the student's parity tests share.
+//! (`scripts/make_fixtures.py`, `scripts/make_roberta_fixtures.py`, fp32 on the CPU): the
+//! fixture batch, the reference outputs, the saved keys, and the checks the models' parity
+//! tests share.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use distil_core::checkpoint::read_tensors;
 use distil_core::nn::{
-    MaskedLmOutput, Pretrained, PretrainedModel, QuestionAnsweringOutput, SequenceClassifierOutput,
+    read_config_file, MaskedLmOutput, Pretrained, PretrainedModel, QuestionAnsweringOutput,
+    SequenceClassifierOutput,
 };
 use distil_core::{EncoderInput, EncoderOutput, MaskedLanguageModel};
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
 use tempfile::TempDir;
 
-use crate::{assert_close, fixture, read_json};
+use crate::{assert_close, error_chain, fixture, read_json};
 
 /// How far an fp32 forward may be from `transformers`' on the fixtures.
 pub const PARITY_TOL: f64 = 1e-5;
@@ -24,16 +26,27 @@ pub fn inputs() -> BTreeMap<String, Tensor> {
     read_tensors(&fixture("inputs.safetensors")).unwrap()
 }
 
+/// The batch fixture `name`'s reference was computed on: the file its `keys.json` names under
+/// `inputs` (RoBERTa's, from its own tokenizer), else the shared [`inputs`].
+pub fn inputs_of(name: &str) -> BTreeMap<String, Tensor> {
+    let json = read_json(&fixture(&format!("expected/{name}.keys.json")));
+    let file = json["inputs"].as_str().unwrap_or("inputs.safetensors");
+    read_tensors(&fixture(file)).unwrap()
+}
+
 /// What `transformers` computed for fixture `name`.
 pub fn expected(name: &str) -> BTreeMap<String, Tensor> {
     read_tensors(&fixture(&format!("expected/{name}.safetensors"))).unwrap()
 }
 
-/// The fixture batch as an encoder takes it, token types included (DistilBERT must ignore
-/// them); `eager` asks for the attention probabilities, which forces the eager path.
+/// The fixture batch as an encoder takes it, token types included when the batch has them
+/// (DistilBERT must ignore them; RoBERTa's tokenizer gives none); `eager` asks for the
+/// attention probabilities, which forces the eager path.
 pub fn fixture_input(batch: &BTreeMap<String, Tensor>, eager: bool) -> EncoderInput<'_> {
-    let mut input = EncoderInput::new(&batch["input_ids"], &batch["attention_mask"])
-        .with_token_types(&batch["token_type_ids"]);
+    let mut input = EncoderInput::new(&batch["input_ids"], &batch["attention_mask"]);
+    if let Some(token_types) = batch.get("token_type_ids") {
+        input = input.with_token_types(token_types);
+    }
     input.output_attentions = eager;
     input
 }
@@ -121,7 +134,7 @@ where
 {
     let loaded = load_fixture::<M>(name);
     assert!(loaded.report.unexpected.is_empty(), "{}", loaded.report);
-    let (batch, want) = (inputs(), expected(name));
+    let (batch, want) = (inputs_of(name), expected(name));
     for eager in [false, true] {
         let out = forward(&loaded.model, &fixture_input(&batch, eager));
         assert_eq!(out.encoder.attentions.is_some(), eager);
@@ -148,7 +161,7 @@ pub fn check_classifier<M: PretrainedModel>(
         "{}",
         loaded.report
     );
-    let out = forward(&loaded.model, &fixture_input(&inputs(), true));
+    let out = forward(&loaded.model, &fixture_input(&inputs_of(name), true));
     assert_states_and_logits_close(name, &out.encoder, &out.logits, &expected(name));
     (loaded, out)
 }
@@ -161,7 +174,7 @@ pub fn check_span_extractor<M: PretrainedModel>(
     forward: impl Fn(&M, &EncoderInput) -> QuestionAnsweringOutput,
 ) {
     let loaded = load_fixture::<M>(name);
-    let out = forward(&loaded.model, &fixture_input(&inputs(), true));
+    let out = forward(&loaded.model, &fixture_input(&inputs_of(name), true));
     let want = expected(name);
     assert_encoder_close(name, &out.encoder, &want, PARITY_TOL);
     assert_close(
@@ -198,6 +211,59 @@ pub fn config_without(name: &str, key: &str) -> (TempDir, PathBuf, serde_json::V
     let path = dir.path().join("config.json");
     std::fs::write(&path, json.to_string()).unwrap();
     (dir, path, json)
+}
+
+/// Fixture `name`'s config with `model_type: "bert"` fails to read as `M`'s config, and the
+/// BERT fixture `bert-mlm` fails to load as `M`: each error names `model_type` and the file.
+pub fn check_model_type_errors<M: PretrainedModel>(name: &str) {
+    let (_dir, path, mut json) = config_without(name, "model_type");
+    json["model_type"] = "bert".into();
+    std::fs::write(&path, json.to_string()).unwrap();
+    let Err(err) = read_config_file::<M::Config>(&path) else {
+        panic!("a config of model_type \"bert\" was read");
+    };
+    let err = err.to_string();
+    assert!(
+        err.contains("model_type") && err.contains("\"bert\""),
+        "{err}"
+    );
+    assert!(err.contains(&path.display().to_string()), "{err}");
+
+    // A BERT model directory fails on its config alone.
+    let bert = fixture("bert-mlm");
+    let Err(err) = M::from_pretrained(&bert, Device::Cpu) else {
+        panic!("the BERT fixture loaded");
+    };
+    let err = error_chain(&err);
+    assert!(err.contains("model_type"), "{err}");
+    assert!(
+        err.contains(&bert.join("config.json").display().to_string()),
+        "{err}"
+    );
+}
+
+/// Fixture `name`'s weights under a config whose `key` is `value` fail to load as `M` once,
+/// with an error naming the weights file and each of `says` (the variable, both shapes).
+pub fn check_wrong_shape_error<M: PretrainedModel>(
+    name: &str,
+    key: &str,
+    value: i64,
+    says: &[&str],
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut json = read_json(&fixture(name).join("config.json"));
+    json[key] = value.into();
+    std::fs::write(dir.path().join("config.json"), json.to_string()).unwrap();
+    let weights = dir.path().join("model.safetensors");
+    std::fs::copy(fixture(name).join("model.safetensors"), &weights).unwrap();
+    let Err(err) = M::from_pretrained(dir.path(), Device::Cpu) else {
+        panic!("weights of the wrong shape loaded");
+    };
+    let err = error_chain(&err);
+    assert!(err.contains(&weights.display().to_string()), "{err}");
+    for word in says {
+        assert!(err.contains(word), "{word}: {err}");
+    }
 }
 
 /// The value of a required environment variable, or a failure that says how to set it.

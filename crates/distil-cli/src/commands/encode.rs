@@ -1,22 +1,25 @@
 //! `distil encode`: for every line of a text file, the last hidden state, the pooled ([CLS] or
 //! BERT pooler) vector and, when the model has an MLM head, the vocabulary logits, written to
-//! one safetensors file so any tool's numbers can be compared with ours.
+//! one safetensors file so any tool's numbers can be compared with ours. `--dtype bf16` runs
+//! the weights and the forward in bf16 (as `transformers` does when loaded with `dtype=torch.bfloat16`)
+//! and still writes fp32, so both precisions' files are compared the same way.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use clap::Args;
+use clap::{Args, ValueEnum};
+use distil_amp::InferenceModeGuard;
 use distil_core::EncoderInput;
-use distil_data::load_tokenizer;
+use distil_data::{load_tokenizer, SpecialToken};
 use distil_models::AnyModel;
-use tch::{Device, Tensor};
+use tch::{Device, Kind, Tensor};
 use tokenizers::{TruncationParams, TruncationStrategy};
 
 use crate::cli::GlobalOpts;
 
 #[derive(Debug, Args)]
 pub struct EncodeArgs {
-    /// A BERT or DistilBERT directory, with or without an MLM head.
+    /// A BERT, DistilBERT or RoBERTa directory, with or without an MLM head.
     #[arg(long)]
     pub model: PathBuf,
     /// Tokenizer directory, file or Hub id; defaults to the model directory.
@@ -32,12 +35,24 @@ pub struct EncodeArgs {
     /// Lines per forward pass.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
+    /// Dtype of the weights and the forward; the written tensors are fp32 either way.
+    #[arg(long, value_enum, default_value_t = EncodeDtype::Fp32)]
+    pub dtype: EncodeDtype,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EncodeDtype {
+    Fp32,
+    Bf16,
 }
 
 pub fn run(global: &GlobalOpts, args: &EncodeArgs) -> anyhow::Result<()> {
     let device = global.device.resolve().context("resolving --device")?;
-    let loaded = AnyModel::from_pretrained(&args.model, device)
+    let mut loaded = AnyModel::from_pretrained(&args.model, device)
         .with_context(|| format!("loading {}", args.model.display()))?;
+    if args.dtype == EncodeDtype::Bf16 {
+        loaded.vs.bfloat16();
+    }
     let tokenizer_spec = args
         .tokenizer
         .clone()
@@ -51,6 +66,10 @@ pub fn run(global: &GlobalOpts, args: &EncodeArgs) -> anyhow::Result<()> {
             ..Default::default()
         }))
         .map_err(|e| anyhow::anyhow!("setting truncation: {e}"))?;
+    // Padding is masked out, but RoBERTa counts positions over the ids that are not padding.
+    let pad_id = SpecialToken::Pad
+        .find(&tokenizer)
+        .map_or(0, |(_, id)| i64::from(id));
     let text = std::fs::read_to_string(&args.input)
         .with_context(|| format!("reading {}", args.input.display()))?;
     let lines: Vec<&str> = text.lines().collect();
@@ -64,33 +83,38 @@ pub fn run(global: &GlobalOpts, args: &EncodeArgs) -> anyhow::Result<()> {
             .encode_batch(chunk.to_vec(), true)
             .map_err(|e| anyhow::anyhow!("tokenizing {}: {e}", args.input.display()))?;
         let longest = encodings.iter().map(|e| e.len()).max().unwrap_or(0);
-        let pad = |values: &[u32]| {
+        let pad = |values: &[u32], fill: i64| {
             let mut row: Vec<i64> = values.iter().map(|&v| i64::from(v)).collect();
-            row.resize(longest, 0);
+            row.resize(longest, fill);
             row
         };
         let stack = |rows: Vec<Vec<i64>>| Tensor::from_slice2(&rows).to_device(device);
-        let ids = stack(encodings.iter().map(|e| pad(e.get_ids())).collect());
+        let ids = stack(encodings.iter().map(|e| pad(e.get_ids(), pad_id)).collect());
         let mask = stack(
             encodings
                 .iter()
-                .map(|e| pad(e.get_attention_mask()))
+                .map(|e| pad(e.get_attention_mask(), 0))
                 .collect(),
         );
-        let types = stack(encodings.iter().map(|e| pad(e.get_type_ids())).collect());
+        let types = stack(encodings.iter().map(|e| pad(e.get_type_ids(), 0)).collect());
         let input = EncoderInput::new(&ids, &mask).with_token_types(&types);
-        let out = tch::no_grad(|| loaded.model.forward(&input));
+        // Forward only, and the outputs are only copied out: no autograd bookkeeping needed.
+        let out = {
+            let _inference = InferenceModeGuard::enter()?;
+            loaded.model.forward(&input)
+        };
         for (row, encoding) in encodings.iter().enumerate() {
             let line = chunk_index * args.batch_size.max(1) + row;
             let len = encoding.len() as i64;
             let row = row as i64;
             let cpu = |t: &Tensor| t.get(row).to_device(Device::Cpu).contiguous();
+            let fp32 = |t: &Tensor| cpu(t).to_kind(Kind::Float);
             named.push((format!("input_ids.{line}"), cpu(&ids).narrow(0, 0, len)));
-            let last = cpu(out.encoder.last_hidden_state()).narrow(0, 0, len);
+            let last = fp32(out.encoder.last_hidden_state()).narrow(0, 0, len);
             named.push((format!("last_hidden_state.{line}"), last));
-            named.push((format!("pooled.{line}"), cpu(&out.pooled)));
+            named.push((format!("pooled.{line}"), fp32(&out.pooled)));
             if let Some(logits) = &out.mlm_logits {
-                named.push((format!("mlm_logits.{line}"), cpu(logits).narrow(0, 0, len)));
+                named.push((format!("mlm_logits.{line}"), fp32(logits).narrow(0, 0, len)));
             }
         }
     }

@@ -1,4 +1,4 @@
-//! `distil export`: rewrites any BERT or DistilBERT checkpoint directory (safetensors or
+//! `distil export`: rewrites any BERT, DistilBERT or RoBERTa checkpoint directory (safetensors or
 //! PyTorch `.bin`, legacy `gamma`/`beta` names, tied keys present or not) as a clean Hugging
 //! Face directory. A file-level conversion: no model is built, but the weights' shapes are
 //! checked against the sizes `config.json` gives.
@@ -107,16 +107,18 @@ fn fill_model_identity<'a>(
     let model_type = match fields.get("model_type").and_then(|v| v.as_str()) {
         Some(known) => known.to_string(),
         None if has("transformer.layer.") => "distilbert".to_string(),
+        None if has("roberta.") => "roberta".to_string(),
         None if has("encoder.layer.") => "bert".to_string(),
-        None => bail!("no `model_type`, and the weights are neither BERT nor DistilBERT"),
+        None => bail!("no `model_type`, and the weights are neither BERT, DistilBERT nor RoBERTa"),
     };
     if !fields.contains_key("architectures") {
         let class = match model_type.as_str() {
             "distilbert" => "DistilBert",
             "bert" => "Bert",
+            "roberta" => "Roberta",
             other => bail!("no `architectures` for model type `{other}`"),
         };
-        let head = if has("cls.predictions.") || has("vocab_projector.") {
+        let head = if has("cls.predictions.") || has("vocab_projector.") || has("lm_head.") {
             "ForMaskedLM"
         } else if has("qa_outputs.") {
             "ForQuestionAnswering"

@@ -1,12 +1,13 @@
-//! `distil fill-mask`: the most likely tokens for each `[MASK]` of a text, with their
-//! probabilities, from a BERT or DistilBERT masked-LM directory.
+//! `distil fill-mask`: the most likely tokens for each mask token of a text (`[MASK]`, or
+//! RoBERTa's `<mask>`: the tokenizer's own), with their probabilities, from a BERT, DistilBERT
+//! or RoBERTa masked-LM directory.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
 use distil_core::EncoderInput;
-use distil_data::load_tokenizer;
+use distil_data::{load_tokenizer, SpecialToken};
 use distil_models::AnyMaskedLm;
 use tch::{Kind, Tensor};
 
@@ -14,7 +15,8 @@ use crate::cli::GlobalOpts;
 
 #[derive(Debug, Args)]
 pub struct FillMaskArgs {
-    /// A BERT or DistilBERT masked-LM directory (the model type is read from config.json).
+    /// A BERT, DistilBERT or RoBERTa masked-LM directory (the model type is read from
+    /// config.json).
     #[arg(long)]
     pub model: PathBuf,
     /// Tokenizer directory, file or Hub id; defaults to the model directory.
@@ -23,7 +25,7 @@ pub struct FillMaskArgs {
     /// How many tokens to print per mask.
     #[arg(long, default_value_t = 5)]
     pub top_k: i64,
-    /// Text with one or more `[MASK]` tokens.
+    /// Text with one or more mask tokens (`[MASK]`, or `<mask>` for RoBERTa).
     pub text: String,
 }
 
@@ -36,9 +38,9 @@ pub fn run(global: &GlobalOpts, args: &FillMaskArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| args.model.display().to_string());
     let tokenizer = load_tokenizer(&tokenizer_spec)?;
-    let mask_id = tokenizer
-        .token_to_id("[MASK]")
-        .context("the tokenizer has no [MASK] token")?;
+    let (mask_token, mask_id) = SpecialToken::Mask
+        .find(&tokenizer)
+        .with_context(|| format!("the tokenizer has no {} token", SpecialToken::Mask))?;
     let encoding = tokenizer
         .encode(args.text.as_str(), true)
         .map_err(|e| anyhow::anyhow!("tokenizing the text: {e}"))?;
@@ -54,7 +56,7 @@ pub fn run(global: &GlobalOpts, args: &FillMaskArgs) -> anyhow::Result<()> {
         .filter(|&i| ids[i] == i64::from(mask_id))
         .collect();
     if masks.is_empty() {
-        bail!("the text has no [MASK] token");
+        bail!("the text has no {mask_token} token");
     }
     if args.top_k < 1 {
         bail!("--top-k must be at least 1");
@@ -75,7 +77,7 @@ pub fn run(global: &GlobalOpts, args: &FillMaskArgs) -> anyhow::Result<()> {
         let values = Vec::<f32>::try_from(values.to_device(tch::Device::Cpu))?;
         let indices = Vec::<i64>::try_from(indices.to_device(tch::Device::Cpu))?;
         if masks.len() > 1 {
-            println!("[MASK] {} (token {position}):", n + 1);
+            println!("{mask_token} {} (token {position}):", n + 1);
         }
         for (p, id) in values.iter().zip(&indices) {
             let token = u32::try_from(*id)

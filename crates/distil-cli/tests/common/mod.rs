@@ -31,6 +31,27 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// The binary run on the CPU in `dir`.
+pub fn distil_in(dir: &Path, args: &[&str]) -> Output {
+    distil()
+        .current_dir(dir)
+        .args(["--device", "cpu"])
+        .args(args)
+        .output()
+        .expect("the distil binary runs")
+}
+
+/// An RTE folder with the first `rows` train and dev rows of the shipped files.
+pub fn rte_slice(dir: &Path, rows: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    for name in ["train.tsv", "dev.tsv"] {
+        let text =
+            std::fs::read_to_string(distil_testkit::repo_path("data/glue/RTE").join(name)).unwrap();
+        let kept: Vec<&str> = text.lines().take(rows + 1).collect();
+        std::fs::write(dir.join(name), kept.join("\n") + "\n").unwrap();
+    }
+}
+
 /// `command glue` (`finetune` or `eval`) on RTE for `model` with `tokenizer`: the RTE folder
 /// below the working directory, short sequences, runs in `runs/`.
 pub fn rte_args<'a>(command: &'a str, model: &'a str, tokenizer: &'a str) -> Vec<&'a str> {
@@ -159,4 +180,23 @@ pub fn wait_for(child: &mut Child, path: &Path) {
         assert!(start.elapsed() < Duration::from_secs(120), "timed out");
         std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// Starts the run of `config` named `run` (below `runs`), SIGKILLs it once its checkpoint of
+/// `step` exists, and checks that it had not finished; returns the run folder.
+pub fn kill_after_checkpoint(config: &Path, runs: &Path, run: &str, step: u64) -> PathBuf {
+    let mut child = distill(config, &[&format!("output.run_name={run}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let killed = runs.join(run);
+    wait_for(&mut child, &checkpoint(&killed, step));
+    child.kill().unwrap(); // SIGKILL: no handler runs
+    child.wait().unwrap();
+    assert!(
+        !killed.join("student").exists(),
+        "the run finished before the kill"
+    );
+    killed
 }

@@ -15,11 +15,11 @@ pub struct TiedKey {
     /// The weight it is tied to.
     pub source: &'static str,
     /// Whether the tie is the output-to-input embedding tie that `tie_word_embeddings:
-    /// false` turns off (the decoder bias is always one tensor with `cls.predictions.bias`).
+    /// false` turns off (the decoder bias is always one tensor with the head's bias).
     pub word_embeddings: bool,
 }
 
-/// The tied keys of BERT and DistilBERT masked-LM checkpoints.
+/// The tied keys of BERT, DistilBERT and RoBERTa masked-LM checkpoints.
 pub const TIED_KEYS: &[TiedKey] = &[
     TiedKey {
         key: "cls.predictions.decoder.weight",
@@ -36,13 +36,26 @@ pub const TIED_KEYS: &[TiedKey] = &[
         source: "distilbert.embeddings.word_embeddings.weight",
         word_embeddings: true,
     },
+    // roberta-base's file holds both duplicates; transformers 5 saves neither.
+    TiedKey {
+        key: "lm_head.decoder.weight",
+        source: "roberta.embeddings.word_embeddings.weight",
+        word_embeddings: true,
+    },
+    TiedKey {
+        key: "lm_head.decoder.bias",
+        source: "lm_head.bias",
+        word_embeddings: false,
+    },
 ];
 
-/// Keys of which any one means a BERT or DistilBERT checkpoint has its MLM head.
-const MLM_HEAD_KEYS: [&str; 3] = [
+/// Keys of which any one means a BERT, DistilBERT or RoBERTa checkpoint has its MLM head.
+const MLM_HEAD_KEYS: [&str; 5] = [
     "cls.predictions.bias",
     "cls.predictions.decoder.bias",
     "vocab_projector.bias",
+    "lm_head.bias",
+    "lm_head.decoder.bias",
 ];
 
 /// Whether a checkpoint holds an MLM head; sentence-embedding models (all-MiniLM-L6-v2) are

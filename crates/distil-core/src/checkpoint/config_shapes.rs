@@ -117,13 +117,17 @@ const BERT: Layout = Layout {
             &["vocab_size", "hidden_size"],
         ),
         rule("cls.predictions.bias", &["vocab_size"]),
+        // RoBERTa's head; its encoder has BERT's names.
+        rule("lm_head.dense.weight", &["hidden_size", "hidden_size"]),
+        rule("lm_head.decoder.weight", &["vocab_size", "hidden_size"]),
+        rule("lm_head.bias", &["vocab_size"]),
     ],
     layers_key: "num_hidden_layers",
     layer_prefix: "encoder.layer",
 };
 
-/// Checks the tensors of a BERT or DistilBERT checkpoint (by `config`'s `model_type`; other
-/// types pass) against the sizes `config` (read from `config_path`) gives them, and the number
+/// Checks the tensors of a BERT, RoBERTa or DistilBERT checkpoint (by `config`'s
+/// `model_type`; other types pass) against the sizes `config` (read from `config_path`) gives them, and the number
 /// of encoder layers against its layer count. A size the config leaves out is not checked.
 pub fn check_config_shapes(
     config_path: &Path,
@@ -132,7 +136,8 @@ pub fn check_config_shapes(
 ) -> Result<(), CheckpointError> {
     let layout = match config.get("model_type").and_then(serde_json::Value::as_str) {
         Some("distilbert") => &DISTILBERT,
-        Some("bert") => &BERT,
+        // RoBERTa's position table also has `max_position_embeddings` rows (padding included).
+        Some("bert" | "roberta") => &BERT,
         _ => return Ok(()),
     };
     let size = |key: &str| config.get(key).and_then(serde_json::Value::as_i64);
@@ -297,6 +302,34 @@ mod tests {
             .to_string();
         assert!(
             err.contains("`n_layers` = 3") && err.contains("has 2"),
+            "{err}"
+        );
+    }
+
+    /// RoBERTa has BERT's names under `roberta.`, and its own `lm_head`.
+    #[test]
+    fn roberta_is_checked_with_berts_layout_and_its_head() {
+        let zeros = |shape: &[i64]| Tensor::zeros(shape, (Kind::Float, tch::Device::Cpu));
+        let tensors = BTreeMap::from([
+            (
+                "roberta.embeddings.position_embeddings.weight".to_string(),
+                zeros(&[66, 8]),
+            ),
+            (
+                "roberta.encoder.layer.0.intermediate.dense.weight".to_string(),
+                zeros(&[32, 8]),
+            ),
+            ("lm_head.bias".to_string(), zeros(&[50])),
+        ]);
+        let mut config = json!({"model_type": "roberta", "hidden_size": 8, "vocab_size": 50,
+            "intermediate_size": 32, "max_position_embeddings": 66, "num_hidden_layers": 1});
+        check_config_shapes(Path::new("c.json"), &config, &tensors).unwrap();
+        config["vocab_size"] = json!(60);
+        let err = check_config_shapes(Path::new("c.json"), &config, &tensors)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`vocab_size` = 60") && err.contains("lm_head.bias"),
             "{err}"
         );
     }

@@ -32,16 +32,19 @@ pub struct LoadSpec {
 
 impl LoadSpec {
     /// A spec for a model whose base is `base_prefix`, that skips every HF tied key in
-    /// [`TIED_KEYS`] and `*.position_ids`, takes `cls.predictions.bias` from
-    /// `cls.predictions.decoder.bias` when only that is saved, and allows nothing missing.
+    /// [`TIED_KEYS`] and `*.position_ids`, takes an MLM head's bias (`cls.predictions.bias`,
+    /// `lm_head.bias`) from its decoder's bias when only that is saved, and allows nothing
+    /// missing.
     pub fn new(base_prefix: &str) -> Self {
         Self {
             base_prefix: base_prefix.to_string(),
             tied_keys: TIED_KEYS.iter().map(|t| t.key.to_string()).collect(),
-            aliases: vec![(
-                "cls.predictions.bias".to_string(),
-                "cls.predictions.decoder.bias".to_string(),
-            )],
+            // A tie within the head (not to the embeddings) is the same variable either way.
+            aliases: TIED_KEYS
+                .iter()
+                .filter(|t| !t.word_embeddings)
+                .map(|t| (t.source.to_string(), t.key.to_string()))
+                .collect(),
             allowed_missing: Vec::new(),
             ignored_suffixes: vec!["position_ids".to_string()],
         }
@@ -64,12 +67,6 @@ impl LoadSpec {
     /// Adds a tied file key to skip.
     pub fn tied(mut self, key: impl Into<String>) -> Self {
         self.tied_keys.push(key.into());
-        self
-    }
-
-    /// Adds a second file key for a variable.
-    pub fn alias(mut self, variable: impl Into<String>, file_key: impl Into<String>) -> Self {
-        self.aliases.push((variable.into(), file_key.into()));
         self
     }
 

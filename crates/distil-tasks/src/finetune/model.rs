@@ -1,14 +1,16 @@
-//! The models a fine-tuning run trains or evaluates: a BERT or a DistilBERT (chosen by
-//! `config.json`'s `model_type`) with a sequence-classification or a question-answering head,
-//! loaded from an HF directory or Hub id, and saved back as an HF directory.
+//! The models a fine-tuning run trains or evaluates: a BERT, a DistilBERT or (for
+//! classification) a RoBERTa, chosen by `config.json`'s `model_type`, with a
+//! sequence-classification or a question-answering head, loaded from an HF directory or Hub id,
+//! and saved back as an HF directory.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use distil_core::checkpoint::{save_hf_dir, LoadReport, SaveOptions};
-use distil_core::nn::{read_weights, PretrainedModel};
+use distil_core::nn::{read_weights, ModelError, PretrainedModel};
 use distil_core::EncoderInput;
 use distil_models::AnyConfig;
+use distil_roberta::RobertaForSequenceClassification;
 use distil_student::{DistilBertForQuestionAnswering, DistilBertForSequenceClassification};
 use distil_teacher::{BertForQuestionAnswering, BertForSequenceClassification};
 use serde_json::Value;
@@ -18,11 +20,12 @@ use tch::{Device, Tensor};
 use super::error::FinetuneError;
 use crate::batch::{EncoderBatch, SegmentIds};
 
-/// BERT takes segment ids; DistilBERT has no segment embeddings and takes none.
+/// BERT takes segment ids; DistilBERT has no segment embeddings and takes none, and RoBERTa's
+/// one-row table (`type_vocab_size` 1) takes only zeros, which it fills in itself.
 pub fn segments_of(config: &AnyConfig) -> SegmentIds {
     match config {
         AnyConfig::Bert(_) => SegmentIds::Keep,
-        AnyConfig::DistilBert(_) => SegmentIds::Drop,
+        AnyConfig::DistilBert(_) | AnyConfig::Roberta(_) => SegmentIds::Drop,
     }
 }
 
@@ -106,10 +109,7 @@ impl<M> TaskModel<M> {
     }
 
     pub fn vocab_size(&self) -> i64 {
-        match &self.config {
-            AnyConfig::Bert(c) => c.vocab_size,
-            AnyConfig::DistilBert(c) => c.vocab_size,
-        }
+        self.config.vocab_size()
     }
 
     /// An error unless the head was loaded: a teacher or a model to evaluate must already be
@@ -133,14 +133,11 @@ impl<M> TaskModel<M> {
         architecture: &str,
         tokenizer_dir: Option<&Path>,
     ) -> Result<(), FinetuneError> {
-        let mut config = match &self.config {
-            AnyConfig::Bert(c) => serde_json::to_value(c),
-            AnyConfig::DistilBert(c) => serde_json::to_value(c),
-        }
-        .map_err(|source| FinetuneError::Json {
-            path: dir.join("config.json"),
-            source,
-        })?;
+        let mut config =
+            serde_json::to_value(&self.config).map_err(|source| FinetuneError::Json {
+                path: dir.join("config.json"),
+                source,
+            })?;
         if let Some(fields) = config.as_object_mut() {
             fields.insert("architectures".into(), Value::from(vec![architecture]));
         }
@@ -153,11 +150,12 @@ impl<M> TaskModel<M> {
     }
 }
 
-/// A sequence classifier (or STS-B regressor) of either kind.
+/// A sequence classifier (or STS-B regressor) of any kind.
 #[derive(Debug)]
 pub enum SequenceClassifier {
     Bert(BertForSequenceClassification),
     DistilBert(DistilBertForSequenceClassification),
+    Roberta(RobertaForSequenceClassification),
 }
 
 impl SequenceClassifier {
@@ -166,6 +164,7 @@ impl SequenceClassifier {
         match self {
             SequenceClassifier::Bert(m) => m.forward_t(input, train).logits,
             SequenceClassifier::DistilBert(m) => m.forward_t(input, train).logits,
+            SequenceClassifier::Roberta(m) => m.forward_t(input, train).logits,
         }
     }
 
@@ -174,6 +173,7 @@ impl SequenceClassifier {
         match self {
             SequenceClassifier::Bert(_) => "BertForSequenceClassification",
             SequenceClassifier::DistilBert(_) => "DistilBertForSequenceClassification",
+            SequenceClassifier::Roberta(_) => "RobertaForSequenceClassification",
         }
     }
 
@@ -200,6 +200,11 @@ impl SequenceClassifier {
                     DistilBertForSequenceClassification::from_tensors(c, &tensors, &file, device)?;
                 let model = SequenceClassifier::DistilBert(p.model);
                 (p.vs, model, AnyConfig::DistilBert(p.config), p.report)
+            }
+            AnyConfig::Roberta(c) => {
+                let p = RobertaForSequenceClassification::from_tensors(c, &tensors, &file, device)?;
+                let model = SequenceClassifier::Roberta(p.model);
+                (p.vs, model, AnyConfig::Roberta(p.config), p.report)
             }
         };
         let head = head_state(
@@ -242,7 +247,8 @@ impl SpanExtractor {
         }
     }
 
-    /// Loads `dir`; a checkpoint without `qa_outputs` gets a fresh one.
+    /// Loads `dir`; a checkpoint without `qa_outputs` gets a fresh one. RoBERTa is refused:
+    /// its SQuAD inputs (`<s> q </s></s> c </s>`, byte-level offsets) are not built here.
     pub fn load(dir: &Path, device: Device) -> Result<TaskModel<Self>, FinetuneError> {
         let config = AnyConfig::from_dir(dir)?;
         let (file, tensors) = read_weights(dir)?;
@@ -256,6 +262,15 @@ impl SpanExtractor {
                 let p = DistilBertForQuestionAnswering::from_tensors(c, &tensors, &file, device)?;
                 let model = SpanExtractor::DistilBert(p.model);
                 (p.vs, model, AnyConfig::DistilBert(p.config), p.report)
+            }
+            AnyConfig::Roberta(_) => {
+                return Err(ModelError::WrongModelType {
+                    dir: dir.to_path_buf(),
+                    message: "SQuAD takes a \"bert\" or \"distilbert\" model; RoBERTa \
+                              fine-tunes on GLUE only"
+                        .into(),
+                }
+                .into())
             }
         };
         let head = head_state(&report, &["qa_outputs"], None);
@@ -286,6 +301,7 @@ fn set_labels(config: &mut AnyConfig, labels: &[String]) {
     let (slot, count, extra) = match config {
         AnyConfig::Bert(c) => (&mut c.id2label, &mut c.num_labels, &mut c.extra),
         AnyConfig::DistilBert(c) => (&mut c.id2label, &mut c.num_labels, &mut c.extra),
+        AnyConfig::Roberta(c) => (&mut c.id2label, &mut c.num_labels, &mut c.extra),
     };
     *slot = Some(id2label);
     // `id2label` carries the count; a stale `num_labels` would contradict it.
@@ -293,14 +309,23 @@ fn set_labels(config: &mut AnyConfig, labels: &[String]) {
     extra.insert("label2id".into(), Value::Object(label2id));
 }
 
-/// Removes a classifier whose output width is not `num_labels` from the tensors to load, and
-/// says what it had.
+/// The classifier's output layer: BERT's and DistilBERT's `classifier`, RoBERTa's
+/// `classifier.out_proj` (after its `classifier.dense`).
+const CLASSIFIER_OUTPUT_LAYERS: [&str; 2] = ["classifier.out_proj", "classifier"];
+
+/// Removes a classifier output layer whose width is not `num_labels` from the tensors to load
+/// (as `ignore_mismatched_sizes` does, the rest of the head is kept), and says what it had.
 fn drop_mismatched_head(tensors: &mut BTreeMap<String, Tensor>, num_labels: i64) -> Option<String> {
-    let rows = tensors.get("classifier.weight").map(|w| w.size()[0])?;
+    let (layer, rows) = CLASSIFIER_OUTPUT_LAYERS.iter().find_map(|layer| {
+        tensors
+            .get(&format!("{layer}.weight"))
+            .map(|w| (*layer, w.size()[0]))
+    })?;
     if rows == num_labels {
         return None;
     }
-    tensors.retain(|key, _| !key.starts_with("classifier."));
+    let prefix = format!("{layer}.");
+    tensors.retain(|key, _| !key.starts_with(&prefix));
     Some(format!(
         "the checkpoint's classifier has {rows} outputs, the task needs {num_labels}"
     ))

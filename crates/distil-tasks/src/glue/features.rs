@@ -1,6 +1,8 @@
-//! GLUE examples to model inputs: `[CLS] A [SEP] (B [SEP])`, truncated to `max_seq_length`
-//! longest-first (the longer sentence loses tokens first), and their batches.
+//! GLUE examples to model inputs: `[CLS] A [SEP] (B [SEP])` (RoBERTa's tokenizer: `<s> A </s>
+//! (</s> B </s>)`), truncated to `max_seq_length` longest-first (the longer sentence loses
+//! tokens first), and their batches.
 
+use distil_data::SpecialToken;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 use tokenizers::{EncodeInput, Tokenizer, TruncationParams, TruncationStrategy};
@@ -56,7 +58,7 @@ impl AsRef<EncodedText> for GlueFeature {
     }
 }
 
-/// Tokenizes GLUE examples with BERT's pair template and longest-first truncation.
+/// Tokenizes GLUE examples with the tokenizer's pair template and longest-first truncation.
 #[derive(Debug)]
 pub struct GlueEncoder {
     tokenizer: Tokenizer,
@@ -74,7 +76,7 @@ impl GlueEncoder {
                 ..TruncationParams::default()
             }))
             .map_err(|e| TaskError::Tokenizer(e.to_string()))?;
-        let pad_id = special_token_id(&tokenizer, "[PAD]")?;
+        let pad_id = special_token_id(&tokenizer, SpecialToken::Pad)?;
         Ok(Self { tokenizer, pad_id })
     }
 

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use distil_data::SpecialToken;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 use tokenizers::{Encoding, Tokenizer};
@@ -175,9 +176,9 @@ impl SquadFeaturizer {
             .map_err(|e| TaskError::Tokenizer(e.to_string()))?;
         tokenizer.with_padding(None);
         Ok(Self {
-            cls: special_token_id(&tokenizer, "[CLS]")?,
-            sep: special_token_id(&tokenizer, "[SEP]")?,
-            pad: special_token_id(&tokenizer, "[PAD]")?,
+            cls: special_token_id(&tokenizer, SpecialToken::Cls)?,
+            sep: special_token_id(&tokenizer, SpecialToken::Sep)?,
+            pad: special_token_id(&tokenizer, SpecialToken::Pad)?,
             tokenizer,
             config: config.clone(),
         })

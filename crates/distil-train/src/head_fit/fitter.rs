@@ -255,6 +255,7 @@ impl HeadFitter {
         let architecture = match self.model.config {
             AnyConfig::Bert(_) => "BertForMaskedLM",
             AnyConfig::DistilBert(_) => "DistilBertForMaskedLM",
+            AnyConfig::Roberta(_) => "RobertaForMaskedLM",
         };
         config["architectures"] = json!([architecture]);
         let options = SaveOptions {
