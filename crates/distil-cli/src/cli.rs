@@ -1,7 +1,9 @@
 //! Command-line surface: global options and one subcommand per job.
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use distil_core::DeviceSpec;
+use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,6 +36,17 @@ pub struct GlobalOpts {
 }
 
 impl GlobalOpts {
+    /// A progress bar drawn with `template` (indicatif's), hidden under `--quiet`.
+    pub fn progress_bar(&self, template: &str) -> anyhow::Result<ProgressBar> {
+        let bar = if self.quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(0)
+        };
+        bar.set_style(ProgressStyle::with_template(template).context("progress bar template")?);
+        Ok(bar)
+    }
+
     pub fn init_logging(&self) {
         let level = match (self.quiet, self.verbose) {
             (true, _) => "error",

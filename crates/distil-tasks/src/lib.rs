@@ -1,5 +1,6 @@
 //! Downstream tasks: GLUE (nine tasks) and SQuAD v1.1/v2.0 readers, features, fine-tuning
-//! and task-time distillation, and each task's official metric.
+//! and task-time distillation, and each task's official metric; the sliding-window perplexity
+//! of a causal language model.
 //!
 //! The data side works on CPU tensors: features are padded into [`EncoderBatch`]es
 //! ([`ClassificationBatch`], [`squad::QaBatch`]) that any head takes, and the heads' logits
@@ -10,9 +11,11 @@ pub mod error;
 pub mod finetune;
 pub mod glue;
 pub mod output;
+pub mod perplexity;
 pub mod squad;
 pub mod tsv;
 
 pub use batch::{special_token_id, EncodedText, EncoderBatch, SegmentIds};
 pub use error::TaskError;
 pub use glue::{ClassificationBatch, GlueExample, GlueLabel, GlueSplit, GlueTask};
+pub use perplexity::{perplexity, Perplexity, SlidingWindow};

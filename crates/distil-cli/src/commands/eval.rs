@@ -1,13 +1,18 @@
 //! `distil eval glue|squad`: score an already fine-tuned model on the dev data and write the
-//! same results files as fine-tuning, without training.
+//! same results files as fine-tuning, without training. `distil eval perplexity`: the
+//! sliding-window perplexity of a causal language model (GPT-2) on a text file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use distil_core::nn::PretrainedModel;
+use distil_gpt2::Gpt2LMHeadModel;
 use distil_tasks::finetune::{eval_glue, eval_squad};
 use distil_tasks::squad::SquadVersion;
-use distil_tasks::GlueTask;
+use distil_tasks::{perplexity, GlueTask, Perplexity, SlidingWindow};
+use serde::Serialize;
+use tch::Device;
 
 use super::finetune::{glue_config, parse_version, report, squad_config, RunArgs};
 use crate::cli::GlobalOpts;
@@ -20,6 +25,10 @@ pub enum EvalCommand {
     /// model. Windows use `features.doc_stride` as the step between window starts;
     /// `--set features.doc_stride_mode=overlap` makes it the overlap.
     Squad(EvalSquadArgs),
+    /// Perplexity of a GPT-2 model on a text file, with transformers' sliding window: windows
+    /// of --max-length tokens every --stride tokens, each scoring only the tokens no earlier
+    /// window scored.
+    Perplexity(EvalPerplexityArgs),
 }
 
 #[derive(Debug, Args)]
@@ -43,9 +52,32 @@ pub struct EvalSquadArgs {
     pub dev_file: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub struct EvalPerplexityArgs {
+    /// The model directory (`config.json` with `model_type: "gpt2"` and its weights).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The text file, tokenized whole (without special tokens beyond the tokenizer's own).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// `tokenizer.json`, its directory or a Hub id (default: the model directory).
+    #[arg(long)]
+    pub tokenizer: Option<String>,
+    /// Tokens per window (default and maximum: the model's `n_positions`).
+    #[arg(long)]
+    pub max_length: Option<usize>,
+    /// Tokens between window starts (default: half of --max-length).
+    #[arg(long)]
+    pub stride: Option<usize>,
+    /// Also write the result as JSON here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
 pub fn run(global: &GlobalOpts, command: &EvalCommand) -> anyhow::Result<()> {
     let device = global.device.resolve().context("resolving --device")?;
     let summary = match command {
+        EvalCommand::Perplexity(args) => return eval_perplexity(global, args, device),
         EvalCommand::Glue(args) => {
             let task: GlueTask = args.task.parse()?;
             eval_glue(task, &glue_config(task, &args.run)?, device)?
@@ -56,5 +88,78 @@ pub fn run(global: &GlobalOpts, command: &EvalCommand) -> anyhow::Result<()> {
         )?,
     };
     report(&summary);
+    Ok(())
+}
+
+/// What `--out` holds: the inputs, then [`Perplexity`]'s fields.
+#[derive(Debug, Serialize)]
+struct PerplexityReport<'a> {
+    model: &'a Path,
+    input: &'a Path,
+    #[serde(flatten)]
+    result: &'a Perplexity,
+}
+
+fn eval_perplexity(
+    global: &GlobalOpts,
+    args: &EvalPerplexityArgs,
+    device: Device,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.input)
+        .with_context(|| format!("cannot read --input `{}`", args.input.display()))?;
+    let loaded = Gpt2LMHeadModel::from_pretrained(&args.model, device).with_context(|| {
+        format!(
+            "loading `{}` as a causal language model (GPT-2)",
+            args.model.display()
+        )
+    })?;
+    let positions = loaded.config.n_positions as usize;
+    let max_length = args.max_length.unwrap_or(positions);
+    anyhow::ensure!(
+        max_length <= positions,
+        "--max-length {max_length} exceeds the model's n_positions {positions}"
+    );
+    let window = SlidingWindow {
+        max_length,
+        stride: args.stride.unwrap_or((max_length / 2).max(1)),
+    };
+    let tokenizer_spec = match &args.tokenizer {
+        Some(spec) => spec.clone(),
+        None => args.model.display().to_string(),
+    };
+    let tokenizer = distil_data::load_tokenizer(&tokenizer_spec)
+        .with_context(|| format!("loading the tokenizer `{tokenizer_spec}`"))?;
+    let encoding = tokenizer
+        .encode(text.as_str(), true)
+        .map_err(|e| anyhow::anyhow!("tokenizing `{}`: {e}", args.input.display()))?;
+    let ids: Vec<i64> = encoding.get_ids().iter().map(|&id| i64::from(id)).collect();
+
+    let bar = global
+        .progress_bar("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} windows ETA {eta}")?;
+    let result = perplexity(&loaded.model, &ids, window, device, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .with_context(|| format!("perplexity of `{}`", args.input.display()))?;
+    bar.finish_and_clear();
+
+    println!(
+        "perplexity {:.4} (mean NLL {:.6} over {} tokens, {} windows of {} every {})",
+        result.perplexity,
+        result.mean_nll,
+        result.scored_tokens,
+        result.windows,
+        window.max_length,
+        window.stride
+    );
+    if let Some(out) = &args.out {
+        let report = PerplexityReport {
+            model: &args.model,
+            input: &args.input,
+            result: &result,
+        };
+        let json = serde_json::to_string_pretty(&report)? + "\n";
+        distil_core::fs::write_atomically(out, json.as_bytes())?;
+    }
     Ok(())
 }

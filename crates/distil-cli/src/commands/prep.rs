@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use distil_data::{prepare, Manifest, PrepOptions, PrepProgress, TextUnit, DEFAULT_SHARD_TOKENS};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::Serialize;
 
 use crate::cli::GlobalOpts;
@@ -91,18 +91,10 @@ pub fn run(global: &GlobalOpts, args: &PrepArgs) -> anyhow::Result<()> {
         shard_tokens: args.shard_tokens,
         seed: args.seed,
     };
-    let bar = if global.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(0)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} \
-             {binary_bytes_per_sec} ETA {eta} {msg}",
-        )
-        .context("progress bar template")?,
-    );
+    let bar = global.progress_bar(
+        "{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} \
+         {binary_bytes_per_sec} ETA {eta} {msg}",
+    )?;
     let progress = Bar {
         bar,
         tokens: AtomicU64::new(0),

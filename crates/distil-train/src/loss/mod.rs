@@ -6,6 +6,7 @@
 
 mod attention_kl;
 mod attention_relations;
+mod clm;
 mod context;
 mod cosine;
 mod hidden_mse;
@@ -20,6 +21,7 @@ mod triple;
 
 pub use attention_kl::AttentionKlLoss;
 pub use attention_relations::{relations, AttentionRelationLoss};
+pub use clm::causal_lm_loss;
 pub use context::{LossContext, LossInputs, StudentInputs, VocabProjection};
 pub use cosine::HiddenCosineLoss;
 pub use hidden_mse::HiddenMseLoss;
