@@ -73,7 +73,7 @@ fn a_killed_and_resumed_run_matches_the_uninterrupted_run_bit_for_bit() {
     );
     distill_ok(&config, &["output.run_name=whole"]);
 
-    let killed = kill_after_checkpoint(&config, &dir.path().join("runs"), "killed", 15);
+    let killed = kill_after_checkpoint(&config, &[], &dir.path().join("runs"), "killed", 15);
     // A checkpoint write cut short by the kill: its folder is ignored and removed.
     let torn = killed.join("checkpoints/.partial-step-000000030");
     std::fs::create_dir_all(&torn).unwrap();

@@ -111,7 +111,7 @@ fn a_killed_run_resumes_bit_for_bit_with_its_projections() {
     let dir = tempfile::tempdir().unwrap();
     let config = narrow_config(dir.path(), "  max_steps: 40\n");
     distill_ok(&config, &["output.run_name=whole"]);
-    let killed = kill_after_checkpoint(&config, &dir.path().join("runs"), "killed", 20);
+    let killed = kill_after_checkpoint(&config, &[], &dir.path().join("runs"), "killed", 20);
     let resumed = distill(&config, &["output.run_name=killed"])
         .arg("--resume")
         .output()

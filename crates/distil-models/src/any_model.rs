@@ -185,6 +185,13 @@ impl AnyMaskedLm {
         wrap(loaded, AnyMaskedLm::DistilBert, AnyConfig::DistilBert)
     }
 
+    /// Wraps a loaded RoBERTa masked LM.
+    pub fn from_roberta(
+        loaded: Pretrained<RobertaForMaskedLM, RobertaConfig>,
+    ) -> Pretrained<Self, AnyConfig> {
+        wrap(loaded, AnyMaskedLm::Roberta, AnyConfig::Roberta)
+    }
+
     /// Builds a freshly initialised model of the kind `config` names in `vs`.
     pub fn new(p: tch::nn::Path, config: &AnyConfig) -> Self {
         match config {

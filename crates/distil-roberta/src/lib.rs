@@ -13,6 +13,7 @@ pub mod model;
 pub mod position_ids;
 pub mod question_answering;
 pub mod sequence_classification;
+pub mod student;
 
 pub use config::RobertaConfig;
 pub use masked_lm::RobertaForMaskedLM;
@@ -20,3 +21,4 @@ pub use model::RobertaModel;
 pub use position_ids::position_ids_from_input_ids;
 pub use question_answering::RobertaForQuestionAnswering;
 pub use sequence_classification::RobertaForSequenceClassification;
+pub use student::student_from_teacher;

@@ -79,7 +79,8 @@ pub fn shards(dir: &Path) -> PathBuf {
 }
 
 /// Shards of lines `lines` of Alice in Wonderland in `dir/name`, tokenised with the tokenizer
-/// in `tokenizer` (a model folder).
+/// in `tokenizer` (a model folder), in sequences that fit every fixture's position table (the
+/// tiny RoBERTa's is the shortest: 62 positions).
 pub fn shards_of_lines(
     dir: &Path,
     name: &str,
@@ -102,7 +103,7 @@ pub fn shards_of_lines(
         "--tokenizer",
         tokenizer.to_str().unwrap(),
         "--max-seq-len",
-        "64",
+        "60",
         "--out",
         out.to_str().unwrap(),
     ]);
@@ -182,10 +183,19 @@ pub fn wait_for(child: &mut Child, path: &Path) {
     }
 }
 
-/// Starts the run of `config` named `run` (below `runs`), SIGKILLs it once its checkpoint of
-/// `step` exists, and checks that it had not finished; returns the run folder.
-pub fn kill_after_checkpoint(config: &Path, runs: &Path, run: &str, step: u64) -> PathBuf {
-    let mut child = distill(config, &[&format!("output.run_name={run}")])
+/// Starts the run of `config` (with the overrides `sets`) named `run` (below `runs`), SIGKILLs
+/// it once its checkpoint of `step` exists, and checks that it had not finished; returns the
+/// run folder.
+pub fn kill_after_checkpoint(
+    config: &Path,
+    sets: &[&str],
+    runs: &Path,
+    run: &str,
+    step: u64,
+) -> PathBuf {
+    let name = format!("output.run_name={run}");
+    let sets: Vec<&str> = sets.iter().copied().chain([name.as_str()]).collect();
+    let mut child = distill(config, &sets)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

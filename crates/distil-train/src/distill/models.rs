@@ -10,6 +10,7 @@ use distil_core::nn::{read_weights, Pretrained};
 use distil_core::ModelSource;
 use distil_data::Manifest;
 use distil_models::{AnyConfig, AnyMaskedLm};
+use distil_roberta::student_from_teacher as roberta_student;
 use distil_student::init_student::student_from_teacher;
 use distil_student::{InitStudentError, StudentHead};
 use distil_teacher::BertConfig;
@@ -94,18 +95,32 @@ pub fn build_student(
                     "teacher_layers needs a teacher",
                 )));
             };
-            let bert = bert_teacher(Some(teacher), "student.init")?;
             let layers: Vec<i64> = cfg.teacher_layers.iter().map(|&l| l as i64).collect();
-            let head = match has_trained_head(teacher) {
-                true => StudentHead::FromTeacher {
-                    vocab_transform: cfg.copy_vocab_transform,
-                },
-                false => StudentHead::Fresh,
-            };
-            AnyMaskedLm::from_distilbert(
-                student_from_teacher(bert, &teacher.vs, teacher_dir, &layers, head, device)
-                    .map_err(teacher_layers_key)?,
-            )
+            match &teacher.config {
+                // DistilRoBERTa (the reference's scripts/extract.py): RoBERTa with fewer layers.
+                AnyConfig::Roberta(roberta) => {
+                    check_teacher_layers(&layers, roberta.num_hidden_layers)?;
+                    AnyMaskedLm::from_roberta(roberta_student(
+                        roberta,
+                        &teacher.vs,
+                        &layers,
+                        device,
+                    )?)
+                }
+                _ => {
+                    let bert = bert_teacher(Some(teacher), "student.init")?;
+                    let head = match has_trained_head(teacher) {
+                        true => StudentHead::FromTeacher {
+                            vocab_transform: cfg.copy_vocab_transform,
+                        },
+                        false => StudentHead::Fresh,
+                    };
+                    AnyMaskedLm::from_distilbert(
+                        student_from_teacher(bert, &teacher.vs, teacher_dir, &layers, head, device)
+                            .map_err(teacher_layers_key)?,
+                    )
+                }
+            }
         }
         StudentInit::Config => {
             let student_cfg = match &cfg.shape {
@@ -139,13 +154,17 @@ pub fn build_student(
         }
     };
     if cfg.freeze_position_embeddings {
-        let AnyMaskedLm::DistilBert(model) = &student.model else {
-            return Err(TrainError::Unsupported(InvalidKey::new(
-                "student.freeze_position_embeddings",
-                "applies to a DistilBERT student only; set it to false for a BERT student",
-            )));
-        };
-        model.freeze_position_embeddings(&student.vs)?;
+        match &student.model {
+            AnyMaskedLm::DistilBert(model) => model.freeze_position_embeddings(&student.vs)?,
+            AnyMaskedLm::Roberta(model) => model.freeze_position_embeddings(&student.vs)?,
+            AnyMaskedLm::Bert(_) => {
+                return Err(TrainError::Unsupported(InvalidKey::new(
+                    "student.freeze_position_embeddings",
+                    "applies to DistilBERT and RoBERTa students; set it to false for a BERT \
+                     student",
+                )))
+            }
+        }
     }
     Ok(student)
 }
@@ -164,6 +183,17 @@ fn bert_teacher<'t>(teacher: Option<&'t Teacher>, key: &str) -> Result<&'t BertC
             key,
             "needs a teacher (its vocabulary and positions); without one use student.config",
         ))),
+    }
+}
+
+/// Every listed layer exists in a teacher of `n_layers` layers.
+fn check_teacher_layers(layers: &[i64], n_layers: i64) -> Result<(), TrainError> {
+    match layers.iter().find(|&&l| !(0..n_layers).contains(&l)) {
+        Some(&layer) => Err(teacher_layers_key(InitStudentError::LayerOutOfRange {
+            layer,
+            n_layers,
+        })),
+        None => Ok(()),
     }
 }
 

@@ -1,0 +1,141 @@
+//! `distil distill` on the RoBERTa family as a user runs it: the shipped tiny config with the
+//! fixture RoBERTa teacher and a 2-layer DistilRoBERTa from its layers 0 and 2, on shards that
+//! `distil prep` writes with the fixture's byte-level BPE. Every loss falls; a run killed with
+//! SIGKILL resumes bit for bit; the student loads in `transformers` (AutoModelForMaskedLM) with
+//! distil's logits.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on bad fixtures
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{distill, distill_ok, kill_after_checkpoint, metrics, shards_of_lines, stderr};
+use distil_core::checkpoint::read_tensors;
+use distil_testkit::fixture;
+
+fn config() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/distill/tiny-roberta-cpu.yaml")
+}
+
+/// The shipped config's overrides: shards, output folder, and `extra`.
+fn sets(dir: &Path, shards: &Path, extra: &[&str]) -> Vec<String> {
+    [
+        format!("data.shards={}", shards.display()),
+        format!("output.dir={}", dir.join("runs").display()),
+        format!("teacher.source={}", fixture("roberta-mlm").display()),
+    ]
+    .into_iter()
+    .chain(extra.iter().map(|s| s.to_string()))
+    .collect()
+}
+
+#[test]
+fn the_tiny_roberta_config_distils_and_exports_a_distilroberta() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = shards_of_lines(dir.path(), "shards", 0..1200, &fixture("roberta-mlm"));
+    let sets = sets(dir.path(), &shards, &["output.log_interval=1"]);
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    distill_ok(&config(), &sets);
+    let run_dir = dir.path().join("runs/tiny-roberta-cpu");
+    let logged: Vec<_> = metrics(&run_dir).into_values().collect();
+    assert_eq!(logged.len(), 150);
+    for term in [
+        "losses/loss_ce",
+        "losses/loss_mlm",
+        "losses/loss_cos",
+        "losses/loss",
+    ] {
+        let mean = |lines: &[serde_json::Map<String, serde_json::Value>]| {
+            lines.iter().map(|l| l[term].as_f64().unwrap()).sum::<f64>() / lines.len() as f64
+        };
+        let (first, last) = (mean(&logged[..10]), mean(&logged[140..]));
+        assert!(last < 0.95 * first, "{term}: first {first}, last {last}");
+    }
+    let student = run_dir.join("student");
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(student.join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["model_type"], "roberta");
+    assert_eq!(config["num_hidden_layers"], 2);
+    // The position table stayed the teacher's (frozen); layer 1 started as teacher layer 2.
+    let exported = read_tensors(&student.join("model.safetensors")).unwrap();
+    let teacher = read_tensors(&fixture("roberta-mlm").join("model.safetensors")).unwrap();
+    let key = "roberta.embeddings.position_embeddings.weight";
+    assert!(exported[key].equal(&teacher[key]), "{key} moved");
+
+    let venv = std::env::var("DISTIL_VENV").expect("DISTIL_VENV (scripts/test.sh sets it)");
+    let check = Command::new(Path::new(&venv).join("bin/python"))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/check_export.py"))
+        .args(["--distil", env!("CARGO_BIN_EXE_distil"), "--model"])
+        .arg(&student)
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "check_export: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        stderr(&check)
+    );
+}
+
+#[test]
+fn a_killed_roberta_run_resumes_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = shards_of_lines(dir.path(), "shards", 0..600, &fixture("roberta-mlm"));
+    let sets = sets(
+        dir.path(),
+        &shards,
+        &[
+            "training.max_steps=40",
+            "output.log_interval=1",
+            "output.checkpoint_interval=20",
+        ],
+    );
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    let with_run = |run: &str| {
+        let name = format!("output.run_name={run}");
+        let mut all: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        all.push(name);
+        all
+    };
+    let whole = with_run("whole");
+    distill_ok(
+        &config(),
+        &whole.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let runs = dir.path().join("runs");
+    let killed = kill_after_checkpoint(&config(), &sets, &runs, "killed", 20);
+    let resume = with_run("killed");
+    let resumed = distill(
+        &config(),
+        &resume.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .arg("--resume")
+    .output()
+    .unwrap();
+    assert!(resumed.status.success(), "resume: {}", stderr(&resumed));
+    let (whole, after_kill) = (metrics(&runs.join("whole")), metrics(&killed));
+    for step in 21..=40 {
+        for key in [
+            "losses/loss_ce",
+            "losses/loss_mlm",
+            "losses/loss_cos",
+            "optim/grad_norm",
+        ] {
+            // serde_json prints the shortest exact decimal, so equal text is equal bits.
+            assert_eq!(
+                whole[&step][key].to_string(),
+                after_kill[&step][key].to_string(),
+                "step {step} {key}"
+            );
+        }
+    }
+    let weights = |run: &Path| std::fs::read(run.join("student/model.safetensors")).unwrap();
+    assert!(
+        weights(&runs.join("whole")) == weights(&killed),
+        "final students differ"
+    );
+}
