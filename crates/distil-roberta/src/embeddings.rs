@@ -1,10 +1,10 @@
 //! `RobertaEmbeddings`: word + token-type + position embeddings, LayerNorm, dropout, with the
 //! position ids derived from the padding in the token ids.
 
-use distil_core::nn::{embedding, WordEmbeddings, WordEmbeddingsShape};
+use distil_core::nn::{embedding, segment_embeddings, WordEmbeddings, WordEmbeddingsShape};
 use distil_core::EncoderInput;
 use tch::nn::{self, Module};
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 use crate::position_ids::position_ids_from_input_ids;
 use crate::RobertaConfig;
@@ -64,12 +64,7 @@ impl RobertaEmbeddings {
     pub fn forward_t(&self, input: &EncoderInput, train: bool) -> Tensor {
         let ids = input.input_ids;
         // HF adds the token types first, then the positions.
-        let token_types = match input.token_type_ids {
-            Some(types) => self.token_type_embeddings.forward(types),
-            None => self
-                .token_type_embeddings
-                .forward(&ids.zeros_like().to_kind(Kind::Int64)),
-        };
+        let token_types = segment_embeddings(&self.token_type_embeddings, input);
         let positions = self.position_embeddings.forward(&self.position_ids(ids));
         self.words.forward_t(ids, &[token_types, positions], train)
     }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use distil_core::checkpoint::LoadSpec;
+use distil_core::checkpoint::{has_pooler, LoadSpec};
 use distil_core::nn::{
     build_and_load, linear, read_config_file, read_weights, Encoder, ModelError, Pretrained,
 };
@@ -71,9 +71,7 @@ impl RobertaModel {
         file: &Path,
         device: Device,
     ) -> Result<Pretrained<Self, RobertaConfig>, ModelError> {
-        let pooler_key = "pooler.dense.weight";
-        let has_pooler = tensors.contains_key(pooler_key)
-            || tensors.contains_key(&format!("{ROBERTA_PREFIX}.{pooler_key}"));
+        let has_pooler = has_pooler(tensors, ROBERTA_PREFIX);
         let spec = LoadSpec::new(ROBERTA_PREFIX);
         build_and_load(config, tensors, file, &spec, device, |p, c| {
             RobertaModel::new(p, c, has_pooler)

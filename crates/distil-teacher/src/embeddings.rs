@@ -1,6 +1,6 @@
 //! `BertEmbeddings`: word + token-type + absolute position embeddings, LayerNorm, dropout.
 
-use distil_core::nn::{embedding, WordEmbeddings, WordEmbeddingsShape};
+use distil_core::nn::{embedding, segment_embeddings, WordEmbeddings, WordEmbeddingsShape};
 use distil_core::EncoderInput;
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
@@ -49,12 +49,7 @@ impl BertEmbeddings {
         let ids = input.input_ids;
         let seq = ids.size()[1];
         let positions = Tensor::arange(seq, (Kind::Int64, ids.device())).unsqueeze(0);
-        let token_types = match input.token_type_ids {
-            Some(types) => self.token_type_embeddings.forward(types),
-            None => self
-                .token_type_embeddings
-                .forward(&ids.zeros_like().to_kind(Kind::Int64)),
-        };
+        let token_types = segment_embeddings(&self.token_type_embeddings, input);
         let positions = self.position_embeddings.forward(&positions);
         self.words.forward_t(ids, &[token_types, positions], train)
     }

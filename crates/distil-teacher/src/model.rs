@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use distil_core::checkpoint::LoadSpec;
+use distil_core::checkpoint::{has_pooler, LoadSpec};
 use distil_core::nn::{
     build_and_load, linear, read_config_file, read_weights, Encoder, ModelError, Pretrained,
 };
@@ -82,9 +82,7 @@ impl BertModel {
         file: &Path,
         device: Device,
     ) -> Result<Pretrained<Self, BertConfig>, ModelError> {
-        let has_pooler = ["pooler.dense.weight", "bert.pooler.dense.weight"]
-            .iter()
-            .any(|k| tensors.contains_key(*k));
+        let has_pooler = has_pooler(tensors, "bert");
         let spec = LoadSpec::new("bert");
         build_and_load(config, tensors, file, &spec, device, |p, c| {
             BertModel::new(p, c, has_pooler)

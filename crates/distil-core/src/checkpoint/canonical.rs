@@ -64,6 +64,13 @@ pub fn has_mlm_head<V>(tensors: &BTreeMap<String, V>) -> bool {
     MLM_HEAD_KEYS.iter().any(|k| tensors.contains_key(*k))
 }
 
+/// Whether a base-model checkpoint holds a pooler (`pooler.dense.weight`, with or without the
+/// architecture's prefix, `bert.` or `roberta.`): heads that read no pooler are saved without.
+pub fn has_pooler<V>(tensors: &BTreeMap<String, V>, prefix: &str) -> bool {
+    const POOLER: &str = "pooler.dense.weight";
+    tensors.contains_key(POOLER) || tensors.contains_key(&format!("{prefix}.{POOLER}"))
+}
+
 /// Whether an HF config ties the output embeddings to the input ones (`tie_word_embeddings`,
 /// true unless set to false).
 pub fn ties_word_embeddings(config: &serde_json::Value) -> bool {

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use tch::Tensor;
 
 pub use canonical::{
-    canonicalize, has_mlm_head, ties_word_embeddings, Canonical, TiedKey, TIED_KEYS,
+    canonicalize, has_mlm_head, has_pooler, ties_word_embeddings, Canonical, TiedKey, TIED_KEYS,
 };
 pub use config_shapes::check_config_shapes;
 pub use dtype::{kind_name, parse_float_kind};

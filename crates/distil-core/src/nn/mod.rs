@@ -37,4 +37,4 @@ pub use transformer_layer::{
     LayerNames, LayerOutput, LayerOutputs, LayerShape, ResidualNorm, TransformerLayer,
 };
 pub use variables::freeze_variable;
-pub use word_embeddings::{WordEmbeddings, WordEmbeddingsShape};
+pub use word_embeddings::{segment_embeddings, WordEmbeddings, WordEmbeddingsShape};

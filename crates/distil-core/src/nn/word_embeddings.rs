@@ -3,9 +3,19 @@
 //! (`word_embeddings`, `LayerNorm`).
 
 use tch::nn::{self, Module};
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 use super::{dropout, embedding, layer_norm};
+use crate::EncoderInput;
+
+/// The segment (token type) embeddings of `input`: its token types, or segment 0 everywhere
+/// when it gives none (the zeros `transformers` buffers).
+pub fn segment_embeddings(table: &nn::Embedding, input: &EncoderInput) -> Tensor {
+    match input.token_type_ids {
+        Some(types) => table.forward(types),
+        None => table.forward(&input.input_ids.zeros_like().to_kind(Kind::Int64)),
+    }
+}
 
 #[derive(Debug)]
 pub struct WordEmbeddings {

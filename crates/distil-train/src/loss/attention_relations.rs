@@ -54,6 +54,8 @@ impl LossTerm for AttentionRelationLoss {
             return ctx.zero_loss();
         }
         let mask = ctx.attention_mask().shallow_clone();
+        // Built once for the six relation maps of the step.
+        let keys = AttentionMask::new(&mask);
         let (student, teacher) = ctx.projection_pair();
         let pairs = [
             (&student.query, &teacher.query),
@@ -62,15 +64,16 @@ impl LossTerm for AttentionRelationLoss {
         ];
         let mut total = ctx.zero_loss();
         for (s, t) in pairs {
-            let t = tch::no_grad(|| relations(t, self.relation_heads, &mask));
-            total += row_kl(&t, &relations(s, self.relation_heads, &mask), &mask);
+            let t = tch::no_grad(|| relations(t, self.relation_heads, &keys));
+            total += row_kl(&t, &relations(s, self.relation_heads, &keys), &mask);
         }
         total
     }
 }
 
-/// Log relation distributions `[batch, heads, seq, seq]` (fp32) of `x` `[batch, seq, width]`.
-pub fn relations(x: &Tensor, heads: i64, attention_mask: &Tensor) -> Tensor {
+/// Log relation distributions `[batch, heads, seq, seq]` (fp32) of `x` `[batch, seq, width]`,
+/// padded keys excluded by `keys`.
+fn relations(x: &Tensor, heads: i64, keys: &AttentionMask) -> Tensor {
     let (batch, seq, width) = x.size3().expect("projections are [batch, seq, width]");
     let head_dim = width / heads;
     let x = x
@@ -78,7 +81,5 @@ pub fn relations(x: &Tensor, heads: i64, attention_mask: &Tensor) -> Tensor {
         .view([batch, seq, heads, head_dim])
         .transpose(1, 2);
     let scores = x.matmul(&x.transpose(-1, -2)) / (head_dim as f64).sqrt();
-    AttentionMask::new(attention_mask)
-        .fill_scores(&scores)
-        .log_softmax(-1, Kind::Float)
+    keys.fill_scores(&scores).log_softmax(-1, Kind::Float)
 }

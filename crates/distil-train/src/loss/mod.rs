@@ -20,7 +20,7 @@ mod soft_target;
 mod triple;
 
 pub use attention_kl::AttentionKlLoss;
-pub use attention_relations::{relations, AttentionRelationLoss};
+pub use attention_relations::AttentionRelationLoss;
 pub use clm::causal_lm_loss;
 pub use context::{LossContext, LossInputs, StudentInputs, VocabProjection};
 pub use cosine::HiddenCosineLoss;
@@ -29,7 +29,6 @@ pub use layer_map::LayerMap;
 pub use logit_mse::LogitMseLoss;
 pub use mlm::MaskedLmLoss;
 pub use needs::{EncoderNeeds, ModelNeeds};
-pub use row_kl::row_kl;
 pub use rows::{RowIndex, Rows};
 pub use soft_target::{soft_target_kl, SoftTargetLoss};
 pub use triple::{LossOutput, TripleLoss};

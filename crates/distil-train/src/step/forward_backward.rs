@@ -36,7 +36,7 @@ impl DistillStep {
         micro_step: u64,
     ) -> Result<LossOutput, AmpError> {
         seed_micro_batch(self.seed, micro_step);
-        let needs = self.loss.needs();
+        let needs = self.needs;
         let input = |wanted: EncoderNeeds| {
             let mut input = self
                 .switches

@@ -17,12 +17,14 @@ pub use batch::DeviceBatch;
 pub use forward_backward::StepModels;
 pub use switches::{AttentionKernel, StepSwitches};
 
-use crate::loss::TripleLoss;
+use crate::loss::{ModelNeeds, TripleLoss};
 use crate::optim::{AdamW, GradAccumulation, LossScaler};
 
 /// The loss, the optimizer and how they run; the models are lent per call ([`StepModels`]).
 pub struct DistillStep {
     loss: TripleLoss,
+    /// What the loss terms read from the encoders, worked out once from `loss`.
+    needs: ModelNeeds,
     optimizer: AdamW,
     switches: StepSwitches,
     /// Global L2 norm the gradients are clipped to.
@@ -45,6 +47,7 @@ impl DistillStep {
         max_grad_norm: f64,
     ) -> Self {
         Self {
+            needs: loss.needs(),
             loss,
             optimizer,
             switches,

@@ -35,7 +35,7 @@ impl Pipeline<'_> {
             let random_config = self.run_dir.join("student-config.json");
             ablation.apply(&mut loss, &mut student, &random_config);
         }
-        let random_config = config_path(&student);
+        let random_config = student.config.clone();
         let layers = self.config.student.teacher_layers.clone();
         let teacher_dir = teacher.value.dir.clone();
         let inputs = json!({ "name": name, "section": section, "student": self.config.student,
@@ -168,9 +168,4 @@ impl Pipeline<'_> {
             Ok(ModelDir { dir: out.clone() })
         })
     }
-}
-
-/// The random-init ablation's student `config.json`, which its stage writes first.
-fn config_path(student: &StudentConfig) -> Option<std::path::PathBuf> {
-    student.config.clone()
 }
