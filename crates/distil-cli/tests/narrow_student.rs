@@ -10,9 +10,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use common::{checkpoint, distill, distill_ok, kill_after_checkpoint, metrics, shards, stderr};
+use common::{
+    assert_loads_in_transformers, assert_losses_fall, checkpoint, distill, distill_ok,
+    kill_after_checkpoint, metrics, shards, stderr,
+};
 use distil_core::checkpoint::read_tensors;
 use distil_testkit::fixture;
 
@@ -53,15 +55,9 @@ fn every_layer_term_falls_and_the_export_loads_in_transformers() {
     let config = narrow_config(dir.path(), "  max_steps: 120\n");
     distill_ok(&config, &["output.run_name=narrow"]);
     let run_dir = dir.path().join("runs/narrow");
-    let logged: Vec<_> = metrics(&run_dir).into_values().collect();
+    let logged = metrics(&run_dir);
     assert_eq!(logged.len(), 120);
-    for term in TERMS {
-        let mean = |lines: &[serde_json::Map<String, serde_json::Value>]| {
-            lines.iter().map(|l| l[term].as_f64().unwrap()).sum::<f64>() / lines.len() as f64
-        };
-        let (first, last) = (mean(&logged[..10]), mean(&logged[110..]));
-        assert!(last < 0.95 * first, "{term}: first {first}, last {last}");
-    }
+    assert_losses_fall(&logged, &TERMS, 10);
 
     // The checkpoint keeps the projections (one per mapped hidden state: embeddings + 2
     // layers); the export leaves them out and is a 16-wide DistilBERT.
@@ -90,20 +86,7 @@ fn every_layer_term_falls_and_the_export_loads_in_transformers() {
         (Some(16), Some(2))
     );
 
-    let venv = std::env::var("DISTIL_VENV").expect("DISTIL_VENV (scripts/test.sh sets it)");
-    let check = Command::new(Path::new(&venv).join("bin/python"))
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/check_export.py"))
-        .args(["--distil", env!("CARGO_BIN_EXE_distil"), "--model"])
-        .arg(&student)
-        .env("OMP_NUM_THREADS", "1")
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "check_export: {}{}",
-        String::from_utf8_lossy(&check.stdout),
-        stderr(&check)
-    );
+    assert_loads_in_transformers(&student);
 }
 
 #[test]

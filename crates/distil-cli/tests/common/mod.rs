@@ -210,3 +210,40 @@ pub fn kill_after_checkpoint(
     );
     killed
 }
+
+/// Each of `terms` fell: its mean over the first `window` log lines is at least 5% above its
+/// mean over the last `window`.
+pub fn assert_losses_fall(metrics: &Metrics, terms: &[&str], window: usize) {
+    let logged: Vec<_> = metrics.values().collect();
+    for term in terms {
+        let mean = |lines: &[&serde_json::Map<String, serde_json::Value>]| {
+            lines
+                .iter()
+                .map(|l| l[*term].as_f64().unwrap())
+                .sum::<f64>()
+                / lines.len() as f64
+        };
+        let first = mean(&logged[..window]);
+        let last = mean(&logged[logged.len() - window..]);
+        assert!(last < 0.95 * first, "{term}: first {first}, last {last}");
+    }
+}
+
+/// `scripts/check_export.py` on `model`: it loads in `transformers` and computes distil's
+/// logits and hidden states.
+pub fn assert_loads_in_transformers(model: &Path) {
+    let venv = std::env::var("DISTIL_VENV").expect("DISTIL_VENV (scripts/test.sh sets it)");
+    let check = Command::new(Path::new(&venv).join("bin/python"))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/check_export.py"))
+        .args(["--distil", env!("CARGO_BIN_EXE_distil"), "--model"])
+        .arg(model)
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "check_export: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        stderr(&check)
+    );
+}
