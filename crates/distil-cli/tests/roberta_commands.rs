@@ -1,7 +1,8 @@
 //! The commands that load "any model" on RoBERTa folders, checked against what `transformers`
 //! computed for the fixtures (`scripts/make_roberta_fixtures.py`): fill-mask with RoBERTa's
-//! `<mask>`, encode, export and inspect, a tiny GLUE fine-tune whose saved folder loads again,
-//! and a config that does not match its weights.
+//! `<mask>` (candidates decoded as the fill-mask pipeline prints them), encode, export and
+//! inspect, a tiny GLUE fine-tune whose saved folder loads again, a config that does not match
+//! its weights, and what a SQuAD run refuses.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly
 
@@ -15,7 +16,7 @@ use distil_core::checkpoint::read_tensors;
 use distil_core::nn::PretrainedModel;
 use distil_core::EncoderInput;
 use distil_data::load_tokenizer;
-use distil_models::AnyMaskedLm;
+use distil_models::AnyLanguageModel;
 use distil_roberta::RobertaForSequenceClassification;
 use distil_testkit::hf_parity::{expected, inputs_of, PARITY_TOL};
 use distil_testkit::{assert_close, fixture, fixture_arg, max_abs_diff, read_json};
@@ -40,6 +41,18 @@ fn fixture_ids(row: i64) -> Tensor {
         .sum(Kind::Int64)
         .int64_value(&[]);
     batch["input_ids"].get(row).narrow(0, 0, real)
+}
+
+/// `line` as fill-mask prints a candidate: `text` padded to 20 characters, then the score.
+fn printed_score(line: &str, text: &str) -> f32 {
+    let rest = line
+        .strip_prefix(text)
+        .unwrap_or_else(|| panic!("{line:?} does not start with {text:?}"));
+    assert!(
+        rest.starts_with(' '),
+        "{line:?}: {text:?} is not the whole candidate"
+    );
+    rest.trim().parse().unwrap()
 }
 
 /// The scores printed are `transformers`' logits at the `<mask>` through a softmax, the
@@ -67,10 +80,8 @@ fn fill_mask_ranks_the_fills_of_robertas_mask_token() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 5, "{stdout}");
     for ((line, score), id) in lines.iter().zip(&scores).zip(&best) {
-        let (token, printed) = line.rsplit_once(' ').unwrap();
-        let want = tokenizer.id_to_token(*id as u32).unwrap();
-        assert_eq!(token.trim_end(), want, "{stdout}");
-        let printed: f32 = printed.parse().unwrap();
+        let want = tokenizer.decode(&[*id as u32], false).unwrap();
+        let printed = printed_score(line, &want);
         assert!((printed - score).abs() < 6e-5, "{line}: want {score}");
     }
 
@@ -81,6 +92,44 @@ fn fill_mask_ranks_the_fills_of_robertas_mask_token() {
     );
     assert!(!run.status.success());
     assert!(stderr(&run).contains("no <mask> token"), "{}", stderr(&run));
+}
+
+/// Candidates read as `transformers`' fill-mask pipeline gives them (`token_str`, the
+/// tokenizer's decoding of the one id; `scripts/make_fill_mask_fixtures.py`): RoBERTa's
+/// byte-level tokens without their `Ġ` (` poet`) and lone bytes as `�`, WordPiece's `##ly`
+/// as it is, in the pipeline's order and with its scores.
+#[test]
+fn fill_mask_prints_candidates_as_the_transformers_pipeline_does() {
+    let work = tempfile::tempdir().unwrap();
+    let want = read_json(&fixture("expected/fill-mask.json"));
+    let top_k = want["top_k"].as_u64().unwrap().to_string();
+    for name in ["roberta-mlm", "distilbert-mlm"] {
+        let case = &want[name];
+        let stdout = succeeded(distil(
+            work.path(),
+            &[
+                "fill-mask",
+                "--model",
+                &fixture_arg(name),
+                "--top-k",
+                &top_k,
+                case["text"].as_str().unwrap(),
+            ],
+        ));
+        let candidates = case["candidates"].as_array().unwrap();
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), candidates.len(), "{name}: {stdout}");
+        for (line, candidate) in lines.iter().zip(candidates) {
+            let text = candidate["token_str"].as_str().unwrap();
+            let printed = printed_score(line, text);
+            let score = candidate["score"].as_f64().unwrap() as f32;
+            assert!(
+                (printed - score).abs() < 6e-5,
+                "{name}: {line:?}: want {score}"
+            );
+        }
+        assert!(!stdout.contains('Ġ'), "{name}: {stdout}");
+    }
 }
 
 /// Lines of different lengths in one batch (so one is padded with `<pad>`) give
@@ -171,7 +220,7 @@ fn export_drops_the_tied_decoder_and_inspect_lists_the_rest() {
     let batch = inputs_of("roberta-mlm");
     let input = EncoderInput::new(&batch["input_ids"], &batch["attention_mask"]);
     let logits = |dir: &Path| {
-        let loaded = AnyMaskedLm::from_pretrained(dir, Device::Cpu).unwrap();
+        let loaded = AnyLanguageModel::from_pretrained(dir, Device::Cpu).unwrap();
         assert!(loaded.report.unexpected.is_empty(), "{}", loaded.report);
         tch::no_grad(|| loaded.model.forward_t(&input, false).logits)
     };
@@ -253,34 +302,78 @@ fn bert_weights_under_a_roberta_config_are_one_error_naming_the_file() {
         assert!(!run.status.success(), "{args:?}");
         let said = stderr(&run);
         assert!(said.contains(&weights.display().to_string()), "{said}");
-        assert!(said.contains("a \"bert\" checkpoint"), "{said}");
+        assert!(said.contains("start with `bert.`"), "{said}");
         assert_eq!(said.trim().lines().count(), 1, "{said}");
     }
 }
 
-/// SQuAD features are BERT's (`[CLS] q [SEP] c [SEP]`): a RoBERTa is refused up front.
+/// What a SQuAD run cannot use is one error line naming the file: a model type without a
+/// span head (GPT-2), a tokenizer folder without `tokenizer.json` (slow-tokenizer files give
+/// no offsets to cut answers with), and a BERT tokenizer for a RoBERTa (another family's
+/// pair layout).
 #[test]
-fn squad_refuses_a_roberta_by_name() {
+fn squad_bad_inputs_are_one_error_naming_the_file() {
     let work = tempfile::tempdir().unwrap();
-    let model = fixture_arg("roberta-qa");
-    let tokenizer = fixture_arg("roberta-mlm");
-    let args = [
-        "finetune",
-        "squad",
-        "--version",
-        "1.1",
-        "--model",
-        &model,
-        "--tokenizer",
-        &tokenizer,
-        "--set",
-        "output.dir=runs",
+    let slow = work.path().join("slow-tokenizer");
+    std::fs::create_dir(&slow).unwrap();
+    for name in ["vocab.json", "merges.txt", "tokenizer_config.json"] {
+        std::fs::copy(fixture("roberta-mlm").join(name), slow.join(name)).unwrap();
+    }
+    let slow = slow.display().to_string();
+    let gpt2 = fixture_arg("gpt2-lm");
+    let roberta = fixture_arg("roberta-qa");
+    let bert_tokenizer = fixture_arg("bert-mlm");
+    let cases = [
+        (
+            gpt2.as_str(),
+            gpt2.as_str(),
+            vec![
+                gpt2.clone(),
+                "model_type \"gpt2\"".into(),
+                "question answering".into(),
+            ],
+        ),
+        (
+            roberta.as_str(),
+            slow.as_str(),
+            vec![format!("{slow}/tokenizer.json"), "offsets".into()],
+        ),
+        (
+            roberta.as_str(),
+            bert_tokenizer.as_str(),
+            vec![
+                format!("{bert_tokenizer}/tokenizer.json"),
+                "CLS q SEP SEP c SEP".into(),
+            ],
+        ),
     ];
-    let run = distil(work.path(), &args);
-    assert!(!run.status.success());
-    let said = stderr(&run);
-    assert!(
-        said.contains(&model) && said.contains("RoBERTa fine-tunes on GLUE only"),
-        "{said}"
-    );
+    for (model, tokenizer, says) in cases {
+        let run = distil(
+            work.path(),
+            &[
+                "finetune",
+                "squad",
+                "--version",
+                "2.0",
+                "--model",
+                model,
+                "--tokenizer",
+                tokenizer,
+                "--set",
+                "data.dev_train_share=0.5",
+                "--set",
+                "features.max_seq_length=62",
+                "--set",
+                "features.max_query_length=24",
+                "--set",
+                "output.dir=runs",
+            ],
+        );
+        assert!(!run.status.success(), "{model} with {tokenizer}");
+        let said = stderr(&run);
+        for part in &says {
+            assert!(said.contains(part.as_str()), "{part:?} not in {said}");
+        }
+        assert_eq!(said.trim().lines().count(), 1, "{said}");
+    }
 }

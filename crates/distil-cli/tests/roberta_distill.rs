@@ -11,26 +11,19 @@ mod common;
 use std::path::Path;
 
 use common::{
-    assert_loads_in_transformers, assert_losses_fall, distill, distill_ok, kill_after_checkpoint,
-    metrics, shards_of_lines, stderr,
+    assert_killed_run_resumes_bit_for_bit, assert_loads_in_transformers, assert_losses_fall,
+    distill_ok, fixture_sets, metrics, shards_of_lines, shipped_config,
 };
 use distil_core::checkpoint::read_tensors;
 use distil_testkit::fixture;
 
 fn config() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/distill/tiny-roberta-cpu.yaml")
+    shipped_config("tiny-roberta-cpu.yaml")
 }
 
-/// The shipped config's overrides: shards, output folder, and `extra`.
+/// The shipped config's overrides: shards, output folder, the fixture teacher, and `extra`.
 fn sets(dir: &Path, shards: &Path, extra: &[&str]) -> Vec<String> {
-    [
-        format!("data.shards={}", shards.display()),
-        format!("output.dir={}", dir.join("runs").display()),
-        format!("teacher.source={}", fixture("roberta-mlm").display()),
-    ]
-    .into_iter()
-    .chain(extra.iter().map(|s| s.to_string()))
-    .collect()
+    fixture_sets(dir, shards, "roberta-mlm", extra)
 }
 
 #[test]
@@ -82,47 +75,17 @@ fn a_killed_roberta_run_resumes_bit_for_bit() {
         ],
     );
     let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
-    let with_run = |run: &str| {
-        let name = format!("output.run_name={run}");
-        let mut all: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-        all.push(name);
-        all
-    };
-    let whole = with_run("whole");
-    distill_ok(
+    assert_killed_run_resumes_bit_for_bit(
         &config(),
-        &whole.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
-    let runs = dir.path().join("runs");
-    let killed = kill_after_checkpoint(&config(), &sets, &runs, "killed", 20);
-    let resume = with_run("killed");
-    let resumed = distill(
-        &config(),
-        &resume.iter().map(String::as_str).collect::<Vec<_>>(),
-    )
-    .arg("--resume")
-    .output()
-    .unwrap();
-    assert!(resumed.status.success(), "resume: {}", stderr(&resumed));
-    let (whole, after_kill) = (metrics(&runs.join("whole")), metrics(&killed));
-    for step in 21..=40 {
-        for key in [
+        &sets,
+        &dir.path().join("runs"),
+        20,
+        40,
+        &[
             "losses/loss_ce",
             "losses/loss_mlm",
             "losses/loss_cos",
             "optim/grad_norm",
-        ] {
-            // serde_json prints the shortest exact decimal, so equal text is equal bits.
-            assert_eq!(
-                whole[&step][key].to_string(),
-                after_kill[&step][key].to_string(),
-                "step {step} {key}"
-            );
-        }
-    }
-    let weights = |run: &Path| std::fs::read(run.join("student/model.safetensors")).unwrap();
-    assert!(
-        weights(&runs.join("whole")) == weights(&killed),
-        "final students differ"
+        ],
     );
 }

@@ -13,7 +13,5 @@ pub mod source;
 
 pub use device::DeviceSpec;
 pub use error::CoreError;
-pub use model::{
-    AttentionProjections, CausalLanguageModel, EncoderInput, EncoderOutput, MaskedLanguageModel,
-};
+pub use model::{AttentionProjections, EncoderInput, EncoderOutput, LanguageModel, Objective};
 pub use source::ModelSource;

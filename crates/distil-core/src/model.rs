@@ -1,6 +1,5 @@
-//! What every encoder model takes and returns, and the views of a masked and of a causal
-//! language model that the distiller needs. The teacher (BERT) and student (DistilBERT) crates
-//! implement these; GPT-2 is a causal one.
+//! What every encoder model takes and returns, and the view of a language model (masked or
+//! causal) that the distiller needs. BERT, DistilBERT, RoBERTa and GPT-2 implement it.
 
 use tch::Tensor;
 
@@ -68,27 +67,27 @@ impl EncoderOutput {
     }
 }
 
-/// A masked language model as the distiller sees it: an encoder, and a vocabulary head that
-/// can run on any rows of hidden states (so logits can be computed only where a loss needs
-/// them).
-pub trait MaskedLanguageModel {
-    /// Runs the encoder; `train` turns dropout on.
-    fn encode(&self, input: &EncoderInput, train: bool) -> EncoderOutput;
-    /// Vocabulary logits for hidden states `[..., hidden]`, giving `[..., vocab]`.
-    fn mlm_logits(&self, hidden: &Tensor, train: bool) -> Tensor;
-    fn hidden_size(&self) -> i64;
-    fn vocab_size(&self) -> i64;
+/// What a language model's head is trained to predict, which decides how batches are made:
+/// masked inputs with the originals as targets, or unmasked inputs with the next tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Objective {
+    /// The token at the same position, masked in the input (BERT, DistilBERT, RoBERTa).
+    #[default]
+    MaskedLm,
+    /// The next token (GPT-2).
+    CausalLm,
 }
 
-/// A causal language model (GPT-2) as the distiller sees it: a decoder stack, run as an
-/// encoder over the whole sequence with a causal mask, and a vocabulary head that can run on
-/// any rows of hidden states. The logits at position `i` predict token `i + 1`.
-pub trait CausalLanguageModel {
-    /// Runs the decoder stack (each position attends to itself and earlier real tokens);
-    /// `train` turns dropout on. The last hidden state is the one the head reads.
+/// A language model as the distiller sees it: an encoder (for GPT-2, the decoder stack run over
+/// the whole sequence with a causal mask), and a vocabulary head that can run on any rows of
+/// hidden states, so logits are computed only where a loss reads them. A masked LM's logits at
+/// position `i` predict the token at `i`; a causal LM's predict the token at `i + 1`.
+pub trait LanguageModel {
+    /// Runs the encoder; `train` turns dropout on. The last hidden state is the one the head
+    /// reads.
     fn encode(&self, input: &EncoderInput, train: bool) -> EncoderOutput;
-    /// Next-token logits for hidden states `[..., hidden]`, giving `[..., vocab]`.
-    fn lm_logits(&self, hidden: &Tensor, train: bool) -> Tensor;
+    /// Vocabulary logits for hidden states `[..., hidden]`, giving `[..., vocab]`.
+    fn vocab_logits(&self, hidden: &Tensor, train: bool) -> Tensor;
     fn hidden_size(&self) -> i64;
     fn vocab_size(&self) -> i64;
 }

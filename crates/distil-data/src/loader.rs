@@ -1,55 +1,60 @@
-//! The background prefetch thread: reads, batches and masks ahead of the trainer and hands
+//! The background prefetch thread: reads, batches and sets targets ahead of the trainer and hands
 //! over collated CPU tensors through a bounded channel.
 
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use crate::batch::LmBatch;
 use crate::config::DataConfig;
-use crate::masking::MlmBatch;
-use crate::stream::{DataPosition, MlmStream};
+use crate::stream::{BatchStream, DataPosition};
 use crate::DataError;
+use distil_core::Objective;
 
 /// A batch for the trainer, the epoch it belongs to and the position right after it (save
 /// this with a checkpoint to resume exactly there).
 #[derive(Debug)]
 pub struct LoadedBatch {
-    pub batch: MlmBatch,
+    pub batch: LmBatch,
     pub epoch: u64,
     pub position: DataPosition,
 }
 
-/// An endless iterator of masked batches prepared by a background thread. Dropping it stops
-/// the thread.
-pub struct MlmLoader {
+/// An endless iterator of batches with their targets, prepared by a background thread.
+/// Dropping it stops the thread.
+pub struct BatchLoader {
     receiver: Option<Receiver<Result<LoadedBatch, DataError>>>,
     worker: Option<JoinHandle<()>>,
 }
 
-impl std::fmt::Debug for MlmLoader {
+impl std::fmt::Debug for BatchLoader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MlmLoader").finish_non_exhaustive()
+        f.debug_struct("BatchLoader").finish_non_exhaustive()
     }
 }
 
-impl MlmLoader {
-    /// Opens the shards of `config` (at `start` when resuming) and starts prefetching
-    /// `config.prefetch` batches ahead.
-    pub fn open(config: &DataConfig, start: Option<&DataPosition>) -> Result<Self, DataError> {
-        let stream = MlmStream::open(config, start)?;
+impl BatchLoader {
+    /// Opens the shards of `config` (at `start` when resuming) with `objective`'s targets and
+    /// starts prefetching `config.prefetch` batches ahead.
+    pub fn open(
+        config: &DataConfig,
+        start: Option<&DataPosition>,
+        objective: Objective,
+    ) -> Result<Self, DataError> {
+        let stream = BatchStream::open(config, start, objective)?;
         let (sender, receiver) = crossbeam_channel::bounded(config.prefetch);
         let worker = std::thread::Builder::new()
             .name("distil-data-prefetch".to_string())
             .spawn(move || prefetch(stream, sender))
             .map_err(DataError::PrefetchThread)?;
-        Ok(MlmLoader {
+        Ok(BatchLoader {
             receiver: Some(receiver),
             worker: Some(worker),
         })
     }
 }
 
-fn prefetch(mut stream: MlmStream, sender: Sender<Result<LoadedBatch, DataError>>) {
+fn prefetch(mut stream: BatchStream, sender: Sender<Result<LoadedBatch, DataError>>) {
     loop {
         let item = stream.next_batch().map(|item| LoadedBatch {
             batch: item.rows.into_batch(),
@@ -64,7 +69,7 @@ fn prefetch(mut stream: MlmStream, sender: Sender<Result<LoadedBatch, DataError>
     }
 }
 
-impl Iterator for MlmLoader {
+impl Iterator for BatchLoader {
     type Item = Result<LoadedBatch, DataError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -72,7 +77,7 @@ impl Iterator for MlmLoader {
     }
 }
 
-impl Drop for MlmLoader {
+impl Drop for BatchLoader {
     fn drop(&mut self) {
         // Closing the channel makes the worker's next send fail, so it returns.
         self.receiver.take();

@@ -7,50 +7,11 @@
 //! vocabulary (80/10/10). Labels hold the original id at targets and -100 elsewhere.
 
 use rand::Rng;
-use tch::Tensor;
 
+use crate::batch::BatchRows;
 use crate::config::{MaskingConfig, MaskingStrategy};
 use crate::sequence::SpecialTokens;
 use crate::DataError;
-
-/// The label of a position that is not a prediction target (PyTorch's ignore index).
-pub const IGNORE_LABEL: i64 = -100;
-
-/// One masked, padded batch on CPU, ready for the teacher and the student.
-#[derive(Debug)]
-pub struct MlmBatch {
-    /// `[B, L]` i64, already masked.
-    pub input_ids: Tensor,
-    /// `[B, L]` i64: 1 for tokens, 0 for padding.
-    pub attention_mask: Tensor,
-    /// `[B, L]` i64: the original id at targets, -100 elsewhere.
-    pub labels: Tensor,
-    /// Non-pad tokens in the batch.
-    pub n_tokens: i64,
-}
-
-/// A padded batch as flat row-major vectors (the contents of an [`MlmBatch`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MaskedRows {
-    pub batch: usize,
-    pub len: usize,
-    pub input_ids: Vec<i64>,
-    pub attention_mask: Vec<i64>,
-    pub labels: Vec<i64>,
-}
-
-impl MaskedRows {
-    pub fn into_batch(self) -> MlmBatch {
-        let shape = [self.batch as i64, self.len as i64];
-        let n_tokens = self.attention_mask.iter().sum();
-        MlmBatch {
-            input_ids: Tensor::from_slice(&self.input_ids).view(shape),
-            attention_mask: Tensor::from_slice(&self.attention_mask).view(shape),
-            labels: Tensor::from_slice(&self.labels).view(shape),
-            n_tokens,
-        }
-    }
-}
 
 /// What happens to one prediction target.
 enum Treatment {
@@ -101,7 +62,13 @@ impl Masker {
             word_mask: config.word_mask,
             word_keep: config.word_keep,
             weights,
-            mask_id: i64::from(specials.mask),
+            mask_id: i64::from(specials.mask.ok_or_else(|| {
+                DataError::Masking {
+                    reason: "the shards' tokenizer has no mask token (GPT-2's has none): they \
+                         serve causal LMs, which predict the next token and mask nothing"
+                        .to_string(),
+                }
+            })?),
             pad_id: specials.pad,
         })
     }
@@ -117,17 +84,14 @@ impl Masker {
         &self,
         rows: &[&[u32]],
         rng: &mut R,
-    ) -> Result<MaskedRows, DataError> {
-        let batch = rows.len();
-        let len = rows.iter().map(|r| r.len()).max().unwrap_or(0);
-        let mut ids = vec![i64::from(self.pad_id); batch * len];
-        let mut attention_mask = vec![0i64; batch * len];
-        for (b, row) in rows.iter().enumerate() {
-            for (t, &id) in row.iter().enumerate() {
-                ids[b * len + t] = i64::from(id);
-                attention_mask[b * len + t] = 1;
-            }
-        }
+    ) -> Result<BatchRows, DataError> {
+        let BatchRows {
+            batch,
+            len,
+            input_ids: mut ids,
+            attention_mask,
+            mut labels,
+        } = BatchRows::padded(rows, self.pad_id);
         // Pads weigh 0 whatever their id, so they are never targets.
         let weight = |i: usize| {
             if attention_mask[i] == 1 {
@@ -152,7 +116,6 @@ impl Masker {
         };
         targets.sort_unstable();
         let vocab = self.weights.len() as i64;
-        let mut labels = vec![IGNORE_LABEL; batch * len];
         for i in targets {
             labels[i] = ids[i];
             ids[i] = match self.treatment(rng.random::<f64>()) {
@@ -161,7 +124,7 @@ impl Masker {
                 Treatment::Random => rng.random_range(0..vocab),
             };
         }
-        Ok(MaskedRows {
+        Ok(BatchRows {
             batch,
             len,
             input_ids: ids,

@@ -11,23 +11,25 @@ use crate::DataError;
 /// Sequences of this many tokens or fewer (special tokens included) are dropped.
 pub const MIN_KEPT_LEN: usize = 12;
 
-/// Ids of the tokens with a role in MLM, plus every special id of the tokenizer.
+/// Ids of the tokens with a role in batching and masking, plus every special id of the
+/// tokenizer. GPT-2's `<|endoftext|>` is its `cls`, `sep`, `pad` and `unk` alike.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpecialTokens {
     pub cls: u32,
     pub sep: u32,
     pub pad: u32,
-    pub mask: u32,
+    /// `None` for a tokenizer without one (GPT-2's): its shards serve causal LMs only.
+    pub mask: Option<u32>,
     pub unk: u32,
     /// Every id the tokenizer marks special; these are never masking targets.
     pub all: Vec<u32>,
 }
 
 impl SpecialTokens {
-    /// Reads the special tokens (BERT's `[CLS]`, `[SEP]`, `[PAD]`, `[MASK]`, `[UNK]`, or
-    /// RoBERTa's `<s>`, `</s>`, `<pad>`, `<mask>`, `<unk>`) of a tokenizer; `source` names it
-    /// in the error when one is missing.
+    /// Reads the special tokens (BERT's `[CLS]`, `[SEP]`, `[PAD]`, `[MASK]`, `[UNK]`,
+    /// RoBERTa's `<s>`, `</s>`, `<pad>`, `<mask>`, `<unk>`, or GPT-2's `<|endoftext|>`) of a
+    /// tokenizer; `source` names it in the error when one but the mask is missing.
     pub fn of_tokenizer(
         tokenizer: &Tokenizer,
         source: &std::path::Path,
@@ -40,19 +42,20 @@ impl SpecialTokens {
                     reason: format!("it has no {role} token"),
                 })
         };
-        let (cls, sep, pad, mask, unk) = (
+        let (cls, sep, pad, unk) = (
             id(SpecialToken::Cls)?,
             id(SpecialToken::Sep)?,
             id(SpecialToken::Pad)?,
-            id(SpecialToken::Mask)?,
             id(SpecialToken::Unk)?,
         );
+        let mask = SpecialToken::Mask.find(tokenizer).map(|(_, id)| id);
         let mut all: Vec<u32> = tokenizer
             .get_added_tokens_decoder()
             .into_iter()
             .filter(|(_, token)| token.special)
             .map(|(id, _)| id)
-            .chain([cls, sep, pad, mask, unk])
+            .chain([cls, sep, pad, unk])
+            .chain(mask)
             .collect();
         all.sort_unstable();
         all.dedup();

@@ -1,5 +1,6 @@
 //! Finding a special token by its role, whatever the model family spells it: BERT's WordPiece
-//! vocabularies have `[MASK]`, RoBERTa's byte-level BPE `<mask>`.
+//! vocabularies have `[MASK]`, RoBERTa's byte-level BPE `<mask>`, and GPT-2's has a single
+//! `<|endoftext|>` that starts, ends and pads its sequences (and no mask token at all).
 
 use std::fmt;
 
@@ -21,14 +22,16 @@ pub enum SpecialToken {
 }
 
 impl SpecialToken {
-    /// How each family spells this token: BERT's first, then RoBERTa's.
-    pub fn spellings(self) -> [&'static str; 2] {
+    /// How each family spells this token: BERT's first, then RoBERTa's, then GPT-2's (whose
+    /// tokenizers have no pad token; the reference pads causal batches with `<|endoftext|>`).
+    pub fn spellings(self) -> &'static [&'static str] {
+        const END_OF_TEXT: &str = "<|endoftext|>";
         match self {
-            SpecialToken::Pad => ["[PAD]", "<pad>"],
-            SpecialToken::Mask => ["[MASK]", "<mask>"],
-            SpecialToken::Cls => ["[CLS]", "<s>"],
-            SpecialToken::Sep => ["[SEP]", "</s>"],
-            SpecialToken::Unk => ["[UNK]", "<unk>"],
+            SpecialToken::Pad => &["[PAD]", "<pad>", END_OF_TEXT],
+            SpecialToken::Mask => &["[MASK]", "<mask>"],
+            SpecialToken::Cls => &["[CLS]", "<s>", END_OF_TEXT],
+            SpecialToken::Sep => &["[SEP]", "</s>", END_OF_TEXT],
+            SpecialToken::Unk => &["[UNK]", "<unk>", END_OF_TEXT],
         }
     }
 
@@ -36,7 +39,7 @@ impl SpecialToken {
     /// one it marks special (its added tokens), so a plain word never stands in for it.
     pub fn find(self, tokenizer: &Tokenizer) -> Option<(&'static str, u32)> {
         let added = tokenizer.get_added_tokens_decoder();
-        let marked = self.spellings().into_iter().find_map(|spelling| {
+        let marked = self.spellings().iter().find_map(|&spelling| {
             added
                 .iter()
                 .find(|(_, token)| token.special && token.content == spelling)
@@ -44,8 +47,8 @@ impl SpecialToken {
         });
         marked.or_else(|| {
             self.spellings()
-                .into_iter()
-                .find_map(|spelling| tokenizer.token_to_id(spelling).map(|id| (spelling, id)))
+                .iter()
+                .find_map(|&spelling| tokenizer.token_to_id(spelling).map(|id| (spelling, id)))
         })
     }
 }
@@ -53,8 +56,13 @@ impl SpecialToken {
 /// Names the token by its spellings, as an error message needs it.
 impl fmt::Display for SpecialToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let [bert, roberta] = self.spellings();
-        write!(f, "`{bert}` (or `{roberta}`)")
+        let (first, others) = self.spellings().split_first().unwrap_or((&"", &[]));
+        write!(f, "`{first}`")?;
+        if !others.is_empty() {
+            let others: Vec<String> = others.iter().map(|s| format!("`{s}`")).collect();
+            write!(f, " (or {})", others.join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -84,5 +92,23 @@ mod tests {
             assert_eq!(role.find(&roberta), Some(roberta_token), "{role}");
         }
         assert_eq!(SpecialToken::Mask.to_string(), "`[MASK]` (or `<mask>`)");
+        assert_eq!(
+            SpecialToken::Pad.to_string(),
+            "`[PAD]` (or `<pad>`, `<|endoftext|>`)"
+        );
+    }
+
+    #[test]
+    fn gpt2_has_one_token_for_every_role_but_the_mask() {
+        let gpt2 = tokenizer("gpt2-lm");
+        for role in [
+            SpecialToken::Pad,
+            SpecialToken::Cls,
+            SpecialToken::Sep,
+            SpecialToken::Unk,
+        ] {
+            assert_eq!(role.find(&gpt2), Some(("<|endoftext|>", 0)), "{role}");
+        }
+        assert_eq!(SpecialToken::Mask.find(&gpt2), None);
     }
 }

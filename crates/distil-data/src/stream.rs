@@ -1,5 +1,5 @@
 //! The epoch stream: shards in a seeded order per epoch, a streaming shuffle buffer, the
-//! batcher and the masker. After every batch the stream can say exactly where it is
+//! batcher and the batches' targets (masking, or the next token). After every batch the stream can say exactly where it is
 //! ([`DataPosition`]), and a stream opened at that position yields the same batches that the
 //! uninterrupted one would have.
 
@@ -11,12 +11,14 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::batch::BatchRows;
 use crate::batching::{Batcher, Row, RowRef};
 use crate::config::{BatchSize, DataConfig, Partition};
 use crate::manifest::Manifest;
-use crate::masking::{MaskedRows, Masker};
 use crate::shard::{verify_shard, ShardRows};
+use crate::targets::BatchTargets;
 use crate::DataError;
+use distil_core::Objective;
 
 /// Everything needed to continue a stream exactly where it stopped. Rows already read but not
 /// yet batched are stored by reference and read again on resume.
@@ -42,10 +44,10 @@ pub struct DataPosition {
     pub partition: Partition,
 }
 
-/// One masked batch, the epoch it belongs to and the position right after it.
+/// One batch with its targets, the epoch it belongs to and the position right after it.
 #[derive(Debug)]
 pub struct StreamItem {
-    pub rows: MaskedRows,
+    pub rows: BatchRows,
     pub epoch: u64,
     pub position: DataPosition,
 }
@@ -68,14 +70,14 @@ fn epoch_rng(seed: u64, epoch: u64) -> ChaCha8Rng {
     rng
 }
 
-/// A synchronous, endless stream of masked batches over the shards, epoch after epoch.
-pub struct MlmStream {
+/// A synchronous, endless stream of batches over the shards, epoch after epoch.
+pub struct BatchStream {
     dir: PathBuf,
     manifest: Manifest,
     fingerprint: String,
     seed: u64,
     shuffle_capacity: usize,
-    masker: Masker,
+    targets: BatchTargets,
     batcher: Batcher,
     verified: Vec<bool>,
     epoch: u64,
@@ -91,9 +93,14 @@ pub struct MlmStream {
     mask_rng: ChaCha8Rng,
 }
 
-impl MlmStream {
-    /// Opens the shards of `config.shards`, at the start or at a saved position.
-    pub fn open(config: &DataConfig, start: Option<&DataPosition>) -> Result<Self, DataError> {
+impl BatchStream {
+    /// Opens the shards of `config.shards`, at the start or at a saved position, with the
+    /// targets `objective` needs.
+    pub fn open(
+        config: &DataConfig,
+        start: Option<&DataPosition>,
+        objective: Objective,
+    ) -> Result<Self, DataError> {
         config.validate()?;
         let dir = config.shards.clone();
         let manifest = Manifest::load(&dir)?;
@@ -115,7 +122,12 @@ impl MlmStream {
             }
         }
         let counts = manifest.token_counts(&dir)?;
-        let masker = Masker::new(&config.masking, &counts, &manifest.special_tokens)?;
+        let targets = BatchTargets::new(
+            objective,
+            &config.masking,
+            &counts,
+            &manifest.special_tokens,
+        )?;
         let batcher = Batcher::new(
             config.batch_size(),
             config.group_by_size,
@@ -123,14 +135,14 @@ impl MlmStream {
         );
         let mut mask_rng = ChaCha8Rng::seed_from_u64(config.seed);
         mask_rng.set_stream(mask_stream(config.partition));
-        let mut stream = MlmStream {
+        let mut stream = BatchStream {
             fingerprint: manifest.fingerprint(),
             verified: vec![false; manifest.shards.len()],
             dir,
             manifest,
             seed: config.seed,
             shuffle_capacity: config.shuffle_buffer,
-            masker,
+            targets,
             batcher,
             epoch: 0,
             order: Vec::new(),
@@ -154,8 +166,8 @@ impl MlmStream {
         &self.manifest
     }
 
-    pub fn masker(&self) -> &Masker {
-        &self.masker
+    pub fn targets(&self) -> &BatchTargets {
+        &self.targets
     }
 
     /// Shard order of an epoch: a permutation drawn first from the epoch's RNG stream.
@@ -371,12 +383,12 @@ impl MlmStream {
         };
         let epoch = self.epoch;
         let ids: Vec<&[u32]> = rows.iter().map(|r| r.ids.as_slice()).collect();
-        let masked = self.masker.mask(&ids, &mut self.mask_rng)?;
+        let batch = self.targets.apply(&ids, &mut self.mask_rng)?;
         if self.source_exhausted() && self.shuffle.is_empty() && self.batcher.is_empty() {
             self.start_epoch(self.epoch + 1);
         }
         Ok(StreamItem {
-            rows: masked,
+            rows: batch,
             epoch,
             position: self.position(),
         })

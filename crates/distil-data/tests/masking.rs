@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use distil_data::{
-    MaskedRows, Masker, MaskingConfig, MaskingStrategy, SpecialTokens, IGNORE_LABEL,
-};
+use distil_data::{BatchRows, Masker, MaskingConfig, MaskingStrategy, SpecialTokens, IGNORE_LABEL};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -16,7 +14,7 @@ fn specials() -> SpecialTokens {
         cls: 1,
         sep: 2,
         pad: 0,
-        mask: 3,
+        mask: Some(3),
         unk: 4,
         all: vec![0, 1, 2, 3, 4],
     }
@@ -46,7 +44,7 @@ fn random_rows(rng: &mut ChaCha8Rng, n: usize) -> Vec<Vec<u32>> {
         .collect()
 }
 
-fn mask(masker: &Masker, rows: &[Vec<u32>], rng: &mut ChaCha8Rng) -> MaskedRows {
+fn mask(masker: &Masker, rows: &[Vec<u32>], rng: &mut ChaCha8Rng) -> BatchRows {
     let refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
     masker.mask(&refs, rng).unwrap()
 }

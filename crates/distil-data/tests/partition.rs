@@ -9,7 +9,8 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use distil_data::{DataConfig, MlmStream, Partition};
+use distil_core::Objective;
+use distil_data::{BatchStream, DataConfig, Partition};
 
 fn config(dir: &Path, rank: usize, world_size: usize) -> DataConfig {
     let txt = dir.join("c.txt");
@@ -30,7 +31,7 @@ fn config(dir: &Path, rank: usize, world_size: usize) -> DataConfig {
 
 /// The sorted rows of each of the first `epochs` epochs of one stream.
 fn epochs(config: &DataConfig, epochs: u64) -> Vec<Vec<Vec<u32>>> {
-    let mut stream = MlmStream::open(config, None).unwrap();
+    let mut stream = BatchStream::open(config, None, Objective::MaskedLm).unwrap();
     let mut seen = vec![Vec::new(); epochs as usize];
     loop {
         let item = stream.next_batch().unwrap();
@@ -65,7 +66,8 @@ fn ranks_read_disjoint_shares_that_cover_each_epoch() {
 #[test]
 fn a_position_resumes_only_the_same_rank_of_the_same_world() {
     let dir = tempfile::tempdir().unwrap();
-    let mut stream = MlmStream::open(&config(dir.path(), 1, 2), None).unwrap();
+    let mut stream =
+        BatchStream::open(&config(dir.path(), 1, 2), None, Objective::MaskedLm).unwrap();
     let position = stream.next_batch().unwrap().position;
     assert_eq!(
         position.partition,
@@ -74,17 +76,26 @@ fn a_position_resumes_only_the_same_rank_of_the_same_world() {
             world_size: 2
         }
     );
-    let mut resumed = MlmStream::open(&config(dir.path(), 1, 2), Some(&position)).unwrap();
+    let mut resumed = BatchStream::open(
+        &config(dir.path(), 1, 2),
+        Some(&position),
+        Objective::MaskedLm,
+    )
+    .unwrap();
     let next = stream.next_batch().unwrap();
     assert_eq!(
         originals(&resumed.next_batch().unwrap().rows),
         originals(&next.rows)
     );
     for (rank, world_size) in [(0, 2), (1, 3)] {
-        let err = MlmStream::open(&config(dir.path(), rank, world_size), Some(&position))
-            .err()
-            .unwrap()
-            .to_string();
+        let err = BatchStream::open(
+            &config(dir.path(), rank, world_size),
+            Some(&position),
+            Objective::MaskedLm,
+        )
+        .err()
+        .unwrap()
+        .to_string();
         assert!(err.contains("saved by rank 1 of 2 ranks"), "{err}");
     }
 }

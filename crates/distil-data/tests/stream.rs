@@ -8,8 +8,9 @@ mod common;
 use std::path::Path;
 
 use common::*;
+use distil_core::Objective;
 use distil_data::{
-    BatchSize, Batcher, DataConfig, DataPosition, MlmLoader, MlmStream, Row, RowRef,
+    BatchLoader, BatchSize, BatchStream, Batcher, DataConfig, DataPosition, Row, RowRef,
 };
 
 /// Shards from 600 book lines, in several shards of about 3000 tokens.
@@ -72,7 +73,7 @@ fn an_epoch_covers_every_row_once_in_grouped_batches() {
     assert!(manifest.shards.len() >= 3);
     let mut expected = shard_rows(&dir.path().join("shards"));
     expected.sort();
-    let mut stream = MlmStream::open(&config(dir.path()), None).unwrap();
+    let mut stream = BatchStream::open(&config(dir.path()), None, Objective::MaskedLm).unwrap();
     let bucket = |r: &Vec<u32>| (r.len() + 1) / 4;
     let mut epoch = Vec::new();
     loop {
@@ -110,7 +111,7 @@ fn token_budget_batches_stay_within_the_budget() {
         max_tokens: Some(1024),
         ..config(dir.path())
     };
-    let mut stream = MlmStream::open(&config, None).unwrap();
+    let mut stream = BatchStream::open(&config, None, Objective::MaskedLm).unwrap();
     for _ in 0..60 {
         let item = stream.next_batch().unwrap();
         assert!(item.rows.batch * item.rows.len <= 1024);
@@ -119,7 +120,9 @@ fn token_budget_batches_stay_within_the_budget() {
         max_tokens: Some(100),
         ..config
     };
-    let err = MlmStream::open(&small, None).err().unwrap();
+    let err = BatchStream::open(&small, None, Objective::MaskedLm)
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("data.max_tokens"), "{err}");
 }
 
@@ -127,9 +130,10 @@ fn token_budget_batches_stay_within_the_budget() {
 fn the_same_seed_gives_the_same_batches() {
     let dir = tempfile::tempdir().unwrap();
     shards(dir.path());
-    let mut a = MlmStream::open(&config(dir.path()), None).unwrap();
-    let mut b = MlmStream::open(&config(dir.path()), None).unwrap();
-    let mut c = MlmStream::open(&config_with_seed(dir.path(), 57), None).unwrap();
+    let mut a = BatchStream::open(&config(dir.path()), None, Objective::MaskedLm).unwrap();
+    let mut b = BatchStream::open(&config(dir.path()), None, Objective::MaskedLm).unwrap();
+    let mut c =
+        BatchStream::open(&config_with_seed(dir.path(), 57), None, Objective::MaskedLm).unwrap();
     let mut differs = false;
     for _ in 0..100 {
         let (x, y, z) = (
@@ -149,7 +153,7 @@ fn a_resumed_stream_yields_exactly_the_uninterrupted_batches() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = shards(dir.path());
     let per_epoch = (manifest.rows as usize).div_ceil(8);
-    let mut full = MlmStream::open(&config(dir.path()), None).unwrap();
+    let mut full = BatchStream::open(&config(dir.path()), None, Objective::MaskedLm).unwrap();
     let items: Vec<_> = (0..per_epoch + 40)
         .map(|_| full.next_batch().unwrap())
         .collect();
@@ -157,7 +161,8 @@ fn a_resumed_stream_yields_exactly_the_uninterrupted_batches() {
     for stop in [0, 17, per_epoch / 2, per_epoch - 3, per_epoch - 1] {
         let saved = serde_json::to_string(&items[stop].position).unwrap();
         let position: DataPosition = serde_json::from_str(&saved).unwrap();
-        let mut resumed = MlmStream::open(&config(dir.path()), Some(&position)).unwrap();
+        let mut resumed =
+            BatchStream::open(&config(dir.path()), Some(&position), Objective::MaskedLm).unwrap();
         for expected in &items[stop + 1..] {
             let item = resumed.next_batch().unwrap();
             assert_eq!(item.rows, expected.rows, "resumed after batch {stop}");
@@ -168,7 +173,7 @@ fn a_resumed_stream_yields_exactly_the_uninterrupted_batches() {
     assert_eq!(items[per_epoch - 1].position.epoch, 1);
     // A position is refused on other data or with another seed.
     let other = config_with_seed(dir.path(), 1);
-    let err = MlmStream::open(&other, Some(&items[3].position))
+    let err = BatchStream::open(&other, Some(&items[3].position), Objective::MaskedLm)
         .err()
         .unwrap();
     assert!(err.to_string().contains("data.seed"), "{err}");
@@ -178,8 +183,8 @@ fn a_resumed_stream_yields_exactly_the_uninterrupted_batches() {
 fn the_prefetch_loader_hands_over_the_stream_batches_as_tensors() {
     let dir = tempfile::tempdir().unwrap();
     shards(dir.path());
-    let mut stream = MlmStream::open(&config(dir.path()), None).unwrap();
-    let loader = MlmLoader::open(&config(dir.path()), None).unwrap();
+    let mut stream = BatchStream::open(&config(dir.path()), None, Objective::MaskedLm).unwrap();
+    let loader = BatchLoader::open(&config(dir.path()), None, Objective::MaskedLm).unwrap();
     for loaded in loader.take(20) {
         let loaded = loaded.unwrap();
         let expected = stream.next_batch().unwrap();
@@ -205,7 +210,7 @@ fn a_shard_cut_short_is_an_error_naming_it() {
         shuffle_buffer: 100_000,
         ..config(dir.path())
     };
-    let mut stream = MlmStream::open(&config, None).unwrap();
+    let mut stream = BatchStream::open(&config, None, Objective::MaskedLm).unwrap();
     let err = stream.next_batch().unwrap_err();
     let message = err.to_string();
     assert!(
@@ -213,12 +218,12 @@ fn a_shard_cut_short_is_an_error_naming_it() {
         "{message}"
     );
     // A loader ends with the same error instead of panicking.
-    let mut loader = MlmLoader::open(&config, None).unwrap();
+    let mut loader = BatchLoader::open(&config, None, Objective::MaskedLm).unwrap();
     assert!(loader.next().unwrap().is_err());
     assert!(loader.next().is_none());
     // Without a manifest the directory is not taken for shards.
     std::fs::remove_file(dir.path().join("shards/manifest.json")).unwrap();
-    assert!(MlmStream::open(&config, None)
+    assert!(BatchStream::open(&config, None, Objective::MaskedLm)
         .err()
         .unwrap()
         .to_string()

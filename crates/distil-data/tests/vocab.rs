@@ -95,7 +95,7 @@ fn the_vocabulary_fits_its_corpus_and_shards_it() {
     assert_eq!(manifest.vocab_size, 400);
     assert_eq!(
         (manifest.special_tokens.cls, manifest.special_tokens.mask),
-        (2, 4)
+        (2, Some(4))
     );
     let rows = shard_rows(&prep_options.out);
     assert!(rows.iter().flatten().all(|&id| id < 400));

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use distil_amp::InferenceModeGuard;
-use distil_core::MaskedLanguageModel;
+use distil_core::LanguageModel;
 use distil_tasks::glue::{GlueEncoder, GlueFeatureConfig};
 use distil_tasks::{EncodedText, EncoderBatch, GlueSplit, GlueTask};
 use serde::Serialize;
@@ -49,7 +49,7 @@ pub fn read_sts_b_pairs(
 /// bookkeeping is spent on them.
 pub fn time_pass(
     name: &'static str,
-    model: &dyn MaskedLanguageModel,
+    model: &dyn LanguageModel,
     batches: &[EncoderBatch],
     batch_size: usize,
     warmup: usize,

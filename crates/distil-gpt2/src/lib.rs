@@ -11,8 +11,10 @@ pub mod conv1d;
 pub mod lm_head_model;
 pub mod mlp;
 pub mod model;
+pub mod student;
 
 pub use config::Gpt2Config;
 pub use conv1d::Conv1D;
 pub use lm_head_model::{CausalLmOutput, Gpt2LMHeadModel};
 pub use model::Gpt2Model;
+pub use student::student_from_teacher;

@@ -2,7 +2,7 @@
 
 use distil_core::checkpoint::LoadSpec;
 use distil_core::nn::PretrainedModel;
-use distil_core::{CausalLanguageModel, EncoderInput, EncoderOutput};
+use distil_core::{EncoderInput, EncoderOutput, LanguageModel};
 use tch::nn;
 use tch::Tensor;
 
@@ -40,7 +40,7 @@ impl Gpt2LMHeadModel {
 
     pub fn forward_t(&self, input: &EncoderInput, train: bool) -> CausalLmOutput {
         let decoder = self.transformer.forward_t(input, train);
-        let logits = self.lm_logits(decoder.last_hidden_state(), train);
+        let logits = self.vocab_logits(decoder.last_hidden_state(), train);
         CausalLmOutput { decoder, logits }
     }
 
@@ -62,13 +62,13 @@ impl PretrainedModel for Gpt2LMHeadModel {
     }
 }
 
-impl CausalLanguageModel for Gpt2LMHeadModel {
+impl LanguageModel for Gpt2LMHeadModel {
     fn encode(&self, input: &EncoderInput, train: bool) -> EncoderOutput {
         self.transformer.forward_t(input, train)
     }
 
     /// The head has no dropout, so `train` changes nothing here.
-    fn lm_logits(&self, hidden: &Tensor, _train: bool) -> Tensor {
+    fn vocab_logits(&self, hidden: &Tensor, _train: bool) -> Tensor {
         hidden.linear::<&Tensor>(&self.lm_head, None)
     }
 

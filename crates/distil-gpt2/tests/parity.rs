@@ -6,7 +6,7 @@ use std::path::Path;
 
 use distil_core::checkpoint::read_tensors;
 use distil_core::nn::PretrainedModel;
-use distil_core::{CausalLanguageModel, EncoderInput};
+use distil_core::{EncoderInput, LanguageModel};
 use distil_gpt2::{Gpt2Config, Gpt2LMHeadModel, Gpt2Model};
 use distil_testkit::hf_parity::{
     assert_encoder_close, assert_hf_names, check_model_type_errors, check_wrong_shape_error,
@@ -39,7 +39,7 @@ fn lm_matches_transformers_on_sdpa_and_eager_paths() {
     }
     // The trait view computes the same logits from the last hidden state.
     let encoded = model.encode(&fixture_input(&batch, false), false);
-    let logits = model.lm_logits(encoded.last_hidden_state(), false);
+    let logits = model.vocab_logits(encoded.last_hidden_state(), false);
     assert_close("trait logits", &logits, &want["logits"], PARITY_TOL);
     assert_eq!((model.hidden_size(), model.vocab_size()), (32, 500));
 }

@@ -1,5 +1,5 @@
-//! A BERT, a DistilBERT or a RoBERTa, chosen from `config.json`'s `model_type`, for code that
-//! takes any of them (fill-mask, encode, a distiller's teacher or student).
+//! A BERT, a DistilBERT, a RoBERTa or a GPT-2, chosen from `config.json`'s `model_type`, for
+//! code that takes any of them (fill-mask, encode, a distiller's teacher or student).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,7 +9,8 @@ use distil_core::nn::{
     build_and_load, read_config_file, read_weights, HfConfig, MaskedLmOutput, ModelError,
     Pretrained, PretrainedModel,
 };
-use distil_core::{EncoderInput, EncoderOutput, MaskedLanguageModel};
+use distil_core::{EncoderInput, EncoderOutput, LanguageModel, Objective};
+use distil_gpt2::{Gpt2Config, Gpt2LMHeadModel};
 use distil_roberta::{RobertaConfig, RobertaForMaskedLM, RobertaModel};
 use distil_student::{DistilBertConfig, DistilBertForMaskedLM, DistilBertModel};
 use distil_teacher::{BertConfig, BertForMaskedLM, BertModel};
@@ -22,6 +23,7 @@ pub enum AnyConfig {
     Bert(BertConfig),
     DistilBert(DistilBertConfig),
     Roberta(RobertaConfig),
+    Gpt2(Gpt2Config),
 }
 
 impl AnyConfig {
@@ -46,35 +48,60 @@ impl AnyConfig {
             Some("bert") => Ok(AnyConfig::Bert(read_config_file(path)?)),
             Some("distilbert") => Ok(AnyConfig::DistilBert(read_config_file(path)?)),
             Some("roberta") => Ok(AnyConfig::Roberta(read_config_file(path)?)),
+            Some("gpt2") => Ok(AnyConfig::Gpt2(read_config_file(path)?)),
             other => Err(ModelError::WrongModelType {
                 dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
                 message: format!(
-                    "config.json has model_type {}; expected \"bert\", \"distilbert\" or \
-                     \"roberta\"",
+                    "config.json has model_type {}; expected \"bert\", \"distilbert\", \
+                     \"roberta\" or \"gpt2\"",
                     other.map_or("(none)".to_string(), |t| format!("\"{t}\""))
                 ),
             }),
         }
     }
 
-    /// `config.json`'s `model_type`, which checkpoints with a head also use as the base
-    /// model's prefix (`roberta.embeddings...`).
+    /// `config.json`'s `model_type`.
     pub fn model_type(&self) -> &'static str {
         match self {
             AnyConfig::Bert(_) => "bert",
             AnyConfig::DistilBert(_) => "distilbert",
             AnyConfig::Roberta(_) => "roberta",
+            AnyConfig::Gpt2(_) => "gpt2",
+        }
+    }
+
+    /// The base model's prefix in checkpoints with a head (`roberta.embeddings...`,
+    /// `transformer.wte...`).
+    pub fn base_prefix(&self) -> &'static str {
+        match self {
+            AnyConfig::Gpt2(_) => distil_gpt2::model::GPT2_PREFIX,
+            other => other.model_type(),
+        }
+    }
+
+    /// Whether segment ids are passed to the model. GPT-2 has no segment table: given token
+    /// types it adds their token embeddings, which `transformers` does only when asked.
+    pub fn takes_token_types(&self) -> bool {
+        !matches!(self, AnyConfig::Gpt2(_))
+    }
+
+    /// What the model's vocabulary head predicts.
+    pub fn objective(&self) -> Objective {
+        match self {
+            AnyConfig::Gpt2(_) => Objective::CausalLm,
+            _ => Objective::MaskedLm,
         }
     }
 
     /// Prefixes of the MLM head's variables: BERT's `cls.predictions.*`, DistilBERT's
     /// `vocab_*`, RoBERTa's `lm_head.*` (the decoder weight is the word-embedding tensor, not
-    /// one of them).
+    /// one of them). GPT-2's head is the token-embedding tensor alone: no variable of its own.
     pub fn mlm_head_prefixes(&self) -> &'static [&'static str] {
         match self {
             AnyConfig::Bert(_) => &["cls.predictions"],
             AnyConfig::DistilBert(_) => &["vocab_transform", "vocab_layer_norm", "vocab_projector"],
             AnyConfig::Roberta(_) => &["lm_head"],
+            AnyConfig::Gpt2(_) => &[],
         }
     }
 
@@ -93,6 +120,7 @@ impl AnyConfig {
             AnyConfig::Bert(c) => c.max_position_embeddings,
             AnyConfig::DistilBert(c) => c.max_position_embeddings,
             AnyConfig::Roberta(c) => c.max_position_embeddings - c.padding_idx() - 1,
+            AnyConfig::Gpt2(c) => c.n_positions,
         }
     }
 
@@ -101,20 +129,23 @@ impl AnyConfig {
             AnyConfig::Bert(c) => c.vocab_size,
             AnyConfig::DistilBert(c) => c.vocab_size,
             AnyConfig::Roberta(c) => c.vocab_size,
+            AnyConfig::Gpt2(c) => c.vocab_size,
         }
     }
 }
 
-/// A masked language model of any kind.
+/// A language model of any kind: a masked LM, or GPT-2 with its tied next-token head.
 #[derive(Debug)]
-pub enum AnyMaskedLm {
+pub enum AnyLanguageModel {
     Bert(BertForMaskedLM),
     DistilBert(DistilBertForMaskedLM),
     Roberta(RobertaForMaskedLM),
+    Gpt2(Gpt2LMHeadModel),
 }
 
-impl AnyMaskedLm {
-    /// Loads the MLM model `config.json` names; a checkpoint without an MLM head is an error.
+impl AnyLanguageModel {
+    /// Loads the language model `config.json` names; a masked LM's checkpoint without an MLM
+    /// head is an error (GPT-2's head is its token embeddings, always there).
     pub fn from_pretrained(
         dir: &Path,
         device: Device,
@@ -124,15 +155,15 @@ impl AnyMaskedLm {
         Self::from_tensors(config, &tensors, &file, device)
     }
 
-    /// Loads the MLM model `config.json` names, with a freshly initialised head (zero bias)
-    /// when the checkpoint has none; the second value says whether the head was loaded.
+    /// Loads the language model `config.json` names, with a freshly initialised MLM head (zero
+    /// bias) when the checkpoint has none; the second value says whether the head was loaded.
     pub fn from_pretrained_head_optional(
         dir: &Path,
         device: Device,
     ) -> Result<(Pretrained<Self, AnyConfig>, bool), ModelError> {
         let config = AnyConfig::from_dir(dir)?;
         let (file, tensors) = read_weights_of(&config, dir)?;
-        if has_mlm_head(&tensors) {
+        if has_head(&config, &tensors) {
             return Ok((Self::from_tensors(config, &tensors, &file, device)?, true));
         }
         let spec =
@@ -149,6 +180,7 @@ impl AnyMaskedLm {
             AnyConfig::Bert(_) => BertForMaskedLM::load_spec(),
             AnyConfig::DistilBert(_) => DistilBertForMaskedLM::load_spec(),
             AnyConfig::Roberta(_) => RobertaForMaskedLM::load_spec(),
+            AnyConfig::Gpt2(_) => Gpt2LMHeadModel::load_spec(),
         }
     }
 
@@ -162,18 +194,23 @@ impl AnyMaskedLm {
         Ok(match config {
             AnyConfig::Bert(c) => wrap(
                 BertForMaskedLM::from_tensors(c, tensors, file, device)?,
-                AnyMaskedLm::Bert,
+                AnyLanguageModel::Bert,
                 AnyConfig::Bert,
             ),
             AnyConfig::DistilBert(c) => wrap(
                 DistilBertForMaskedLM::from_tensors(c, tensors, file, device)?,
-                AnyMaskedLm::DistilBert,
+                AnyLanguageModel::DistilBert,
                 AnyConfig::DistilBert,
             ),
             AnyConfig::Roberta(c) => wrap(
                 RobertaForMaskedLM::from_tensors(c, tensors, file, device)?,
-                AnyMaskedLm::Roberta,
+                AnyLanguageModel::Roberta,
                 AnyConfig::Roberta,
+            ),
+            AnyConfig::Gpt2(c) => wrap(
+                Gpt2LMHeadModel::from_tensors(c, tensors, file, device)?,
+                AnyLanguageModel::Gpt2,
+                AnyConfig::Gpt2,
             ),
         })
     }
@@ -182,49 +219,67 @@ impl AnyMaskedLm {
     pub fn from_distilbert(
         loaded: Pretrained<DistilBertForMaskedLM, DistilBertConfig>,
     ) -> Pretrained<Self, AnyConfig> {
-        wrap(loaded, AnyMaskedLm::DistilBert, AnyConfig::DistilBert)
+        wrap(loaded, AnyLanguageModel::DistilBert, AnyConfig::DistilBert)
     }
 
     /// Wraps a loaded RoBERTa masked LM.
     pub fn from_roberta(
         loaded: Pretrained<RobertaForMaskedLM, RobertaConfig>,
     ) -> Pretrained<Self, AnyConfig> {
-        wrap(loaded, AnyMaskedLm::Roberta, AnyConfig::Roberta)
+        wrap(loaded, AnyLanguageModel::Roberta, AnyConfig::Roberta)
+    }
+
+    /// Wraps a loaded GPT-2 language model.
+    pub fn from_gpt2(
+        loaded: Pretrained<Gpt2LMHeadModel, Gpt2Config>,
+    ) -> Pretrained<Self, AnyConfig> {
+        wrap(loaded, AnyLanguageModel::Gpt2, AnyConfig::Gpt2)
     }
 
     /// Builds a freshly initialised model of the kind `config` names in `vs`.
     pub fn new(p: tch::nn::Path, config: &AnyConfig) -> Self {
         match config {
-            AnyConfig::Bert(c) => AnyMaskedLm::Bert(BertForMaskedLM::new(p, c)),
-            AnyConfig::DistilBert(c) => AnyMaskedLm::DistilBert(DistilBertForMaskedLM::new(p, c)),
-            AnyConfig::Roberta(c) => AnyMaskedLm::Roberta(RobertaForMaskedLM::new(p, c)),
+            AnyConfig::Bert(c) => AnyLanguageModel::Bert(BertForMaskedLM::new(p, c)),
+            AnyConfig::DistilBert(c) => {
+                AnyLanguageModel::DistilBert(DistilBertForMaskedLM::new(p, c))
+            }
+            AnyConfig::Roberta(c) => AnyLanguageModel::Roberta(RobertaForMaskedLM::new(p, c)),
+            AnyConfig::Gpt2(c) => AnyLanguageModel::Gpt2(Gpt2LMHeadModel::new(p, c)),
         }
     }
 
     pub fn forward_t(&self, input: &EncoderInput, train: bool) -> MaskedLmOutput {
         match self {
-            AnyMaskedLm::Bert(m) => m.forward_t(input, train),
-            AnyMaskedLm::DistilBert(m) => m.forward_t(input, train),
-            AnyMaskedLm::Roberta(m) => m.forward_t(input, train),
+            AnyLanguageModel::Bert(m) => m.forward_t(input, train),
+            AnyLanguageModel::DistilBert(m) => m.forward_t(input, train),
+            AnyLanguageModel::Roberta(m) => m.forward_t(input, train),
+            AnyLanguageModel::Gpt2(m) => {
+                let out = m.forward_t(input, train);
+                MaskedLmOutput {
+                    encoder: out.decoder,
+                    logits: out.logits,
+                }
+            }
         }
     }
 
-    fn inner(&self) -> &dyn MaskedLanguageModel {
+    fn inner(&self) -> &dyn LanguageModel {
         match self {
-            AnyMaskedLm::Bert(m) => m,
-            AnyMaskedLm::DistilBert(m) => m,
-            AnyMaskedLm::Roberta(m) => m,
+            AnyLanguageModel::Bert(m) => m,
+            AnyLanguageModel::DistilBert(m) => m,
+            AnyLanguageModel::Roberta(m) => m,
+            AnyLanguageModel::Gpt2(m) => m,
         }
     }
 }
 
-impl MaskedLanguageModel for AnyMaskedLm {
+impl LanguageModel for AnyLanguageModel {
     fn encode(&self, input: &EncoderInput, train: bool) -> EncoderOutput {
         self.inner().encode(input, train)
     }
 
-    fn mlm_logits(&self, hidden: &Tensor, train: bool) -> Tensor {
-        self.inner().mlm_logits(hidden, train)
+    fn vocab_logits(&self, hidden: &Tensor, train: bool) -> Tensor {
+        self.inner().vocab_logits(hidden, train)
     }
 
     fn hidden_size(&self) -> i64 {
@@ -240,7 +295,7 @@ impl MaskedLanguageModel for AnyMaskedLm {
 /// a base BERT with a pooler and no head).
 #[derive(Debug)]
 pub enum AnyModel {
-    MaskedLm(Box<AnyMaskedLm>),
+    LanguageModel(Box<AnyLanguageModel>),
     Bert(BertModel),
     DistilBert(DistilBertModel),
     Roberta(RobertaModel),
@@ -252,21 +307,26 @@ pub struct AnyModelOutput {
     pub encoder: EncoderOutput,
     /// The pooler's output when the model has a pooler, else the first (`[CLS]`, `<s>`) state.
     pub pooled: Tensor,
-    /// Vocabulary logits when the model has an MLM head.
-    pub mlm_logits: Option<Tensor>,
+    /// Vocabulary logits when the model has a head: a masked LM's, or GPT-2's next-token ones.
+    pub vocab_logits: Option<Tensor>,
 }
 
 impl AnyModel {
-    /// Loads the model `config.json` names, with the MLM head when the weights hold one.
+    /// Loads the model `config.json` names, with the MLM head when the weights hold one (GPT-2
+    /// always with its head).
     pub fn from_pretrained(
         dir: &Path,
         device: Device,
     ) -> Result<Pretrained<Self, AnyConfig>, ModelError> {
         let config = AnyConfig::from_dir(dir)?;
         let (file, tensors) = read_weights_of(&config, dir)?;
-        if has_mlm_head(&tensors) {
-            let loaded = AnyMaskedLm::from_tensors(config, &tensors, &file, device)?;
-            return Ok(wrap(loaded, |m| AnyModel::MaskedLm(Box::new(m)), |c| c));
+        if has_head(&config, &tensors) {
+            let loaded = AnyLanguageModel::from_tensors(config, &tensors, &file, device)?;
+            return Ok(wrap(
+                loaded,
+                |m| AnyModel::LanguageModel(Box::new(m)),
+                |c| c,
+            ));
         }
         Ok(match config {
             AnyConfig::Bert(c) => wrap(
@@ -284,12 +344,18 @@ impl AnyModel {
                 AnyModel::Roberta,
                 AnyConfig::Roberta,
             ),
+            // Unreached (a GPT-2 always has its head), but loading it whole is right anyway.
+            AnyConfig::Gpt2(c) => wrap(
+                Gpt2LMHeadModel::from_tensors(c, &tensors, &file, device)?,
+                |m| AnyModel::LanguageModel(Box::new(AnyLanguageModel::Gpt2(m))),
+                AnyConfig::Gpt2,
+            ),
         })
     }
 
     pub fn forward(&self, input: &EncoderInput) -> AnyModelOutput {
-        let (encoder, pooled, mlm_logits) = match self {
-            AnyModel::MaskedLm(m) => {
+        let (encoder, pooled, vocab_logits) = match self {
+            AnyModel::LanguageModel(m) => {
                 let out = m.forward_t(input, false);
                 (out.encoder, None, Some(out.logits))
             }
@@ -309,13 +375,18 @@ impl AnyModel {
         AnyModelOutput {
             encoder,
             pooled,
-            mlm_logits,
+            vocab_logits,
         }
     }
 }
 
-/// The model types [`AnyConfig`] reads.
-const MODEL_TYPES: [&str; 3] = ["bert", "distilbert", "roberta"];
+/// The base-model prefixes of the model types [`AnyConfig`] reads.
+const BASE_PREFIXES: [&str; 4] = ["bert", "distilbert", "roberta", "transformer"];
+
+/// Whether `tensors` hold the model's vocabulary head (a GPT-2's is its token embeddings).
+fn has_head(config: &AnyConfig, tensors: &BTreeMap<String, Tensor>) -> bool {
+    config.objective() == Objective::CausalLm || has_mlm_head(tensors)
+}
 
 /// Reads `dir`'s weights, refusing those of another model type (`bert.*` keys under a RoBERTa
 /// config): loading them would fail on the first missing key, which hides the cause.
@@ -324,18 +395,19 @@ fn read_weights_of(
     dir: &Path,
 ) -> Result<(PathBuf, BTreeMap<String, Tensor>), ModelError> {
     let (file, tensors) = read_weights(dir)?;
-    let has_base = |model_type: &str| {
-        let prefix = format!("{model_type}.");
+    let has_base = |prefix: &str| {
+        let prefix = format!("{prefix}.");
         tensors.keys().any(|k| k.starts_with(&prefix))
     };
-    let expected = config.model_type();
+    let expected = config.base_prefix();
     if !has_base(expected) {
-        if let Some(found) = MODEL_TYPES.into_iter().find(|t| has_base(t)) {
+        if let Some(found) = BASE_PREFIXES.into_iter().find(|p| has_base(p)) {
             return Err(ModelError::WrongModelType {
                 dir: dir.to_path_buf(),
                 message: format!(
-                    "config.json says model_type \"{expected}\", but {} holds a \"{found}\" \
-                     checkpoint (its keys start with `{found}.`)",
+                    "config.json says model_type \"{}\", but the keys of {} start with \
+                     `{found}.`, not `{expected}.`: another model type's checkpoint",
+                    config.model_type(),
                     file.display()
                 ),
             });

@@ -5,7 +5,7 @@
 
 use distil_core::checkpoint::{has_mlm_head, read_tensors};
 use distil_core::nn::PretrainedModel;
-use distil_models::{AnyConfig, AnyMaskedLm, AnyModel};
+use distil_models::{AnyConfig, AnyLanguageModel, AnyModel};
 use distil_roberta::RobertaForMaskedLM;
 use distil_testkit::hf_parity::{expected, fixture_input, inputs_of, PARITY_TOL};
 use distil_testkit::{assert_close, error_chain, fixture, max_abs_diff, read_json};
@@ -13,8 +13,8 @@ use tch::Device;
 
 #[test]
 fn the_masked_lm_is_robertas_and_computes_its_logits() {
-    let any = AnyMaskedLm::from_pretrained(&fixture("roberta-mlm"), Device::Cpu).unwrap();
-    assert!(matches!(any.model, AnyMaskedLm::Roberta(_)));
+    let any = AnyLanguageModel::from_pretrained(&fixture("roberta-mlm"), Device::Cpu).unwrap();
+    assert!(matches!(any.model, AnyLanguageModel::Roberta(_)));
     assert!(any.report.unexpected.is_empty(), "{}", any.report);
     let own = RobertaForMaskedLM::from_pretrained(&fixture("roberta-mlm"), Device::Cpu).unwrap();
     let batch = inputs_of("roberta-mlm");
@@ -63,11 +63,12 @@ fn a_checkpoint_without_the_head_loads_the_base_model() {
     assert!(matches!(loaded.model, AnyModel::Roberta(_)));
     let batch = inputs_of("roberta-seqcls");
     let out = loaded.model.forward(&fixture_input(&batch, false));
-    assert!(out.mlm_logits.is_none());
+    assert!(out.vocab_logits.is_none());
     let first = expected("roberta-seqcls")["hidden_states.1"].select(1, 0);
     assert_close("<s>", &out.pooled, &first, PARITY_TOL);
 
-    let (fresh, had_head) = AnyMaskedLm::from_pretrained_head_optional(&dir, Device::Cpu).unwrap();
+    let (fresh, had_head) =
+        AnyLanguageModel::from_pretrained_head_optional(&dir, Device::Cpu).unwrap();
     assert!(!had_head);
     let missing = &fresh.report.missing_allowed;
     assert!(
@@ -77,7 +78,7 @@ fn a_checkpoint_without_the_head_loads_the_base_model() {
 }
 
 #[test]
-fn the_config_serialises_as_robertas_and_unknown_types_list_the_three() {
+fn the_config_serialises_as_robertas_and_unknown_types_list_the_four() {
     let config = AnyConfig::from_dir(&fixture("roberta-mlm")).unwrap();
     let json = serde_json::to_value(&config).unwrap();
     assert_eq!(json, read_json(&fixture("roberta-mlm/config.json")));
@@ -89,7 +90,7 @@ fn the_config_serialises_as_robertas_and_unknown_types_list_the_three() {
     let err = error_chain(&AnyConfig::from_dir(dir.path()).unwrap_err());
     assert!(
         err.contains("\"xlnet\"")
-            && err.contains("\"bert\", \"distilbert\" or \"roberta\"")
+            && err.contains("\"bert\", \"distilbert\", \"roberta\" or \"gpt2\"")
             && err.contains(&dir.path().display().to_string()),
         "{err}"
     );
@@ -107,15 +108,16 @@ fn bert_weights_under_a_roberta_config_name_the_file() {
     .unwrap();
     let weights = dir.path().join("model.safetensors");
     std::fs::copy(fixture("bert-mlm/model.safetensors"), &weights).unwrap();
-    let err = error_chain(&AnyMaskedLm::from_pretrained(dir.path(), Device::Cpu).unwrap_err());
+    let err = error_chain(&AnyLanguageModel::from_pretrained(dir.path(), Device::Cpu).unwrap_err());
     assert!(err.contains(&weights.display().to_string()), "{err}");
     assert!(
-        err.contains("model_type \"roberta\"") && err.contains("a \"bert\" checkpoint"),
+        err.contains("model_type \"roberta\"")
+            && err.contains("start with `bert.`, not `roberta.`"),
         "{err}"
     );
     // The base model and the head-optional loader refuse it the same way.
     let base = error_chain(&AnyModel::from_pretrained(dir.path(), Device::Cpu).unwrap_err());
-    assert!(base.contains("a \"bert\" checkpoint"), "{base}");
-    let optional = AnyMaskedLm::from_pretrained_head_optional(dir.path(), Device::Cpu);
-    assert!(error_chain(&optional.unwrap_err()).contains("a \"bert\" checkpoint"));
+    assert!(base.contains("start with `bert.`"), "{base}");
+    let optional = AnyLanguageModel::from_pretrained_head_optional(dir.path(), Device::Cpu);
+    assert!(error_chain(&optional.unwrap_err()).contains("start with `bert.`"));
 }

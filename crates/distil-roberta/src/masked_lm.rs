@@ -3,7 +3,7 @@
 
 use distil_core::checkpoint::LoadSpec;
 use distil_core::nn::{Activation, MaskedLmOutput, MlmHead, MlmHeadNames, PretrainedModel};
-use distil_core::{EncoderInput, EncoderOutput, MaskedLanguageModel};
+use distil_core::{EncoderInput, EncoderOutput, LanguageModel};
 use tch::nn;
 use tch::Tensor;
 
@@ -70,13 +70,13 @@ impl PretrainedModel for RobertaForMaskedLM {
     }
 }
 
-impl MaskedLanguageModel for RobertaForMaskedLM {
+impl LanguageModel for RobertaForMaskedLM {
     fn encode(&self, input: &EncoderInput, train: bool) -> EncoderOutput {
         self.roberta.forward_t(input, train)
     }
 
     /// RoBERTa's MLM head has no dropout, so `train` changes nothing here.
-    fn mlm_logits(&self, hidden: &Tensor, _train: bool) -> Tensor {
+    fn vocab_logits(&self, hidden: &Tensor, _train: bool) -> Tensor {
         self.lm_head.forward(hidden)
     }
 

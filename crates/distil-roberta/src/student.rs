@@ -2,11 +2,9 @@
 //! builds one for RoBERTa: the same architecture with fewer layers, the embeddings and the whole
 //! `lm_head` copied, and student layer `i` a copy of teacher layer `layers[i]`.
 
-use std::collections::HashMap;
-
-use distil_core::nn::{freeze_variable, ModelError, Pretrained};
+use distil_core::nn::{copy_from_teacher, freeze_variable, ModelError, Pretrained};
 use tch::nn::VarStore;
-use tch::{Device, Tensor};
+use tch::Device;
 
 use crate::model::ROBERTA_PREFIX;
 use crate::{RobertaConfig, RobertaForMaskedLM};
@@ -26,30 +24,8 @@ pub fn student_from_teacher(
     };
     let vs = VarStore::new(device);
     let model = RobertaForMaskedLM::new(vs.root(), &config);
-    let sources: HashMap<String, Tensor> = teacher_vs.variables().into_iter().collect();
     let layer_prefix = format!("{ROBERTA_PREFIX}.encoder.layer.");
-    tch::no_grad(|| {
-        for (name, mut variable) in vs.variables() {
-            let source_name = match name.strip_prefix(&layer_prefix) {
-                Some(rest) => {
-                    let (index, tail) = rest.split_once('.').unwrap_or((rest, ""));
-                    let teacher_layer = index
-                        .parse::<usize>()
-                        .ok()
-                        .and_then(|i| layers.get(i))
-                        .copied()
-                        .unwrap_or(-1);
-                    format!("{layer_prefix}{teacher_layer}.{tail}")
-                }
-                None => name.clone(),
-            };
-            let source = sources
-                .get(&source_name)
-                .ok_or(ModelError::UnknownVariable { name: source_name })?;
-            variable.copy_(source);
-        }
-        Ok::<(), ModelError>(())
-    })?;
+    copy_from_teacher(&vs, teacher_vs, &layer_prefix, layers)?;
     Ok(Pretrained {
         vs,
         model,

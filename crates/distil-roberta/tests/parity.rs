@@ -6,7 +6,7 @@ use std::path::Path;
 
 use distil_core::checkpoint::read_tensors;
 use distil_core::nn::PretrainedModel;
-use distil_core::{EncoderInput, MaskedLanguageModel};
+use distil_core::{EncoderInput, LanguageModel};
 use distil_roberta::{
     position_ids_from_input_ids, RobertaConfig, RobertaForMaskedLM, RobertaForQuestionAnswering,
     RobertaForSequenceClassification, RobertaModel,

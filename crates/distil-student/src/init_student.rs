@@ -71,7 +71,7 @@ pub fn student_config(
     teacher: &BertConfig,
     layers: &[i64],
 ) -> Result<DistilBertConfig, InitStudentError> {
-    validate_layers(teacher, layers)?;
+    check_teacher_layers(layers, teacher.num_hidden_layers)?;
     if teacher.layer_norm_eps != LAYER_NORM_EPS {
         return Err(InitStudentError::LayerNormEps {
             found: teacher.layer_norm_eps,
@@ -80,11 +80,12 @@ pub fn student_config(
     Ok(StudentShape::of_teacher(teacher, layers.len() as i64).config(teacher))
 }
 
-fn validate_layers(teacher: &BertConfig, layers: &[i64]) -> Result<(), InitStudentError> {
+/// A layer list for a teacher of `n_layers` layers (of any family): not empty, every layer
+/// one the teacher has.
+pub fn check_teacher_layers(layers: &[i64], n_layers: i64) -> Result<(), InitStudentError> {
     if layers.is_empty() {
         return Err(InitStudentError::NoLayers);
     }
-    let n_layers = teacher.num_hidden_layers;
     match layers.iter().find(|&&l| !(0..n_layers).contains(&l)) {
         Some(&layer) => Err(InitStudentError::LayerOutOfRange { layer, n_layers }),
         None => Ok(()),

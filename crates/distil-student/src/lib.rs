@@ -13,7 +13,9 @@ pub mod shape;
 pub mod transformer;
 
 pub use config::DistilBertConfig;
-pub use init_student::{init_student, save_student, InitStudentError, StudentHead, PAPER_LAYERS};
+pub use init_student::{
+    check_teacher_layers, init_student, save_student, InitStudentError, StudentHead, PAPER_LAYERS,
+};
 pub use masked_lm::DistilBertForMaskedLM;
 pub use model::DistilBertModel;
 pub use question_answering::DistilBertForQuestionAnswering;

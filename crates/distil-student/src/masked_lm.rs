@@ -3,7 +3,7 @@
 
 use distil_core::checkpoint::LoadSpec;
 use distil_core::nn::{MaskedLmOutput, MlmHead, MlmHeadNames, ModelError, PretrainedModel};
-use distil_core::{EncoderInput, EncoderOutput, MaskedLanguageModel};
+use distil_core::{EncoderInput, EncoderOutput, LanguageModel};
 use tch::nn::{self, VarStore};
 use tch::Tensor;
 
@@ -45,7 +45,7 @@ impl DistilBertForMaskedLM {
 
     pub fn forward_t(&self, input: &EncoderInput, train: bool) -> MaskedLmOutput {
         let encoder = self.distilbert.forward_t(input, train);
-        let logits = self.mlm_logits(encoder.last_hidden_state(), train);
+        let logits = self.vocab_logits(encoder.last_hidden_state(), train);
         MaskedLmOutput { encoder, logits }
     }
 
@@ -71,13 +71,13 @@ impl PretrainedModel for DistilBertForMaskedLM {
     }
 }
 
-impl MaskedLanguageModel for DistilBertForMaskedLM {
+impl LanguageModel for DistilBertForMaskedLM {
     fn encode(&self, input: &EncoderInput, train: bool) -> EncoderOutput {
         self.distilbert.forward_t(input, train)
     }
 
     /// The head has no dropout, so `train` changes nothing here.
-    fn mlm_logits(&self, hidden: &Tensor, _train: bool) -> Tensor {
+    fn vocab_logits(&self, hidden: &Tensor, _train: bool) -> Tensor {
         self.vocab_head.forward(hidden)
     }
 

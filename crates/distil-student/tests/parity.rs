@@ -3,7 +3,7 @@
 
 use distil_core::checkpoint::read_tensors;
 use distil_core::nn::PretrainedModel;
-use distil_models::{AnyMaskedLm, AnyModel};
+use distil_models::{AnyLanguageModel, AnyModel};
 use distil_student::embeddings::sinusoidal_table;
 use distil_student::{
     DistilBertConfig, DistilBertForMaskedLM, DistilBertForQuestionAnswering,
@@ -108,7 +108,7 @@ fn question_answering_matches_transformers() {
 fn any_model_picks_the_architecture_from_config() {
     let batch = inputs();
     for name in ["bert-mlm", "distilbert-mlm"] {
-        let loaded = AnyMaskedLm::from_pretrained(&fixture(name), Device::Cpu).unwrap();
+        let loaded = AnyLanguageModel::from_pretrained(&fixture(name), Device::Cpu).unwrap();
         let out = loaded.model.forward_t(&fixture_input(&batch, false), false);
         assert_close(name, &out.logits, &expected(name)["logits"], PARITY_TOL);
     }
@@ -118,7 +118,7 @@ fn any_model_picks_the_architecture_from_config() {
     let out = loaded.model.forward(&fixture_input(&batch, false));
     let want = expected("bert-seqcls");
     assert_close("pooled", &out.pooled, &want["pooler_output"], PARITY_TOL);
-    assert!(out.mlm_logits.is_none());
+    assert!(out.vocab_logits.is_none());
     // A DistilBERT without MLM head pools by taking [CLS].
     let loaded = AnyModel::from_pretrained(&fixture("distilbert-qa"), Device::Cpu).unwrap();
     let out = loaded.model.forward(&fixture_input(&batch, false));
@@ -138,7 +138,7 @@ fn config_missing_a_required_key_names_key_and_file() {
     json["hidden_dim"] = 64.into();
     json["model_type"] = "xlnet".into();
     std::fs::write(&path, json.to_string()).unwrap();
-    let err = AnyMaskedLm::from_pretrained(dir.path(), Device::Cpu)
+    let err = AnyLanguageModel::from_pretrained(dir.path(), Device::Cpu)
         .unwrap_err()
         .to_string();
     assert!(err.contains("xlnet"), "{err}");

@@ -54,6 +54,18 @@ pub enum TaskError {
     Tokenizer(String),
     #[error("the tokenizer has no {0} token")]
     MissingSpecialToken(distil_data::SpecialToken),
+    /// SQuAD answers are cut from the context through the tokens' character offsets.
+    #[error(
+        "the tokenizer's offsets do not map its tokens back to the text ({0}); SQuAD needs \
+         them to cut answers from the context"
+    )]
+    Offsets(String),
+    /// The tokenizer lays a question and context out otherwise than the model family does.
+    #[error(
+        "the tokenizer lays the pair (\"question\", \"context\") out as {found}; the model takes \
+         {expected}: use the tokenizer of the model's family"
+    )]
+    Layout { expected: String, found: String },
     #[error("invalid config: {key}: {reason}")]
     Config { key: &'static str, reason: String },
     #[error("{what}: expected {expected}, found {found}")]

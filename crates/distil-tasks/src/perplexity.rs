@@ -18,7 +18,7 @@
 //! on the GPT-2 fixture (`data/fixtures/expected/gpt2-perplexity.json` holds both), less as
 //! windows grow.
 
-use distil_core::{CausalLanguageModel, EncoderInput};
+use distil_core::{EncoderInput, LanguageModel};
 use distil_train::loss::causal_lm_loss;
 use serde::Serialize;
 use tch::{Device, Kind, Tensor};
@@ -112,7 +112,7 @@ pub struct Perplexity {
 /// time on `device` in eval mode; `on_window(done, total)` is called after each window.
 /// `window.max_length` must not exceed the model's positions (the caller knows its config).
 pub fn perplexity(
-    model: &dyn CausalLanguageModel,
+    model: &dyn LanguageModel,
     token_ids: &[i64],
     window: SlidingWindow,
     device: Device,
@@ -137,7 +137,7 @@ pub fn perplexity(
                 .to_device(device);
             let length = (w.end - w.begin) as i64;
             let encoded = model.encode(&EncoderInput::new(&ids, &ids.ones_like()), false);
-            let logits = model.lm_logits(encoded.last_hidden_state(), false);
+            let logits = model.vocab_logits(encoded.last_hidden_state(), false);
             // The loss counts a label where this mask is set: the window's targets only.
             let context = length - w.targets as i64;
             let targets = Tensor::cat(
@@ -232,7 +232,7 @@ mod tests {
     /// A model whose every prediction is uniform over `V` tokens has perplexity `V`.
     struct Uniform(i64);
 
-    impl CausalLanguageModel for Uniform {
+    impl LanguageModel for Uniform {
         fn encode(&self, input: &EncoderInput, _train: bool) -> EncoderOutput {
             let size = input.input_ids.size();
             EncoderOutput {
@@ -242,7 +242,7 @@ mod tests {
             }
         }
 
-        fn lm_logits(&self, hidden: &Tensor, _train: bool) -> Tensor {
+        fn vocab_logits(&self, hidden: &Tensor, _train: bool) -> Tensor {
             hidden.repeat([1, 1, self.0])
         }
 

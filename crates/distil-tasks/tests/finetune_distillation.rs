@@ -15,7 +15,9 @@ use distil_tasks::finetune::{
     SquadData, SquadFineTune, TaskModel,
 };
 use distil_tasks::glue::{GlueEncoder, GlueFeature, GlueFeatureConfig};
-use distil_tasks::squad::{DecodeConfig, SquadFeatureConfig, SquadFeaturizer, SquadVersion};
+use distil_tasks::squad::{
+    DecodeConfig, PairLayout, SquadFeatureConfig, SquadFeaturizer, SquadVersion,
+};
 use distil_tasks::{ClassificationBatch, GlueSplit, GlueTask, SegmentIds};
 use distil_testkit::{fixture, repo_path};
 use distil_train::loss::soft_target_kl;
@@ -95,6 +97,7 @@ fn a_teacher_identical_to_the_student_gives_zero_soft_target_loss() {
     let tokenizer = load_tokenizer(&fixture("distilbert-mlm").display().to_string()).unwrap();
     let features = SquadFeaturizer::new(
         &tokenizer,
+        PairLayout::BERT,
         &SquadFeatureConfig {
             max_seq_length: 64,
             max_query_length: 16,

@@ -1,6 +1,7 @@
 //! Fine-tuning and evaluation runs end to end on CPU with the tiny fixture models: a GLUE
-//! fine-tune that learns, a task-distillation run with a BERT teacher, a SQuAD run whose
-//! predictions the official evaluator scores, and reloading the saved models.
+//! fine-tune that learns, a task-distillation run with a BERT teacher, SQuAD runs (BERT-style
+//! and RoBERTa) whose predictions the official evaluator scores, and reloading the saved
+//! models, in distil and in `transformers`.
 
 // Test helpers unwrap like the tests they serve.
 #![allow(clippy::unwrap_used)]
@@ -9,15 +10,19 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use distil_data::load_tokenizer;
 use distil_tasks::finetune::{
-    eval_glue, eval_squad, finetune_glue, finetune_squad, GlueRunConfig, LoopOptions, RunConfig,
-    SquadRunConfig,
+    eval_glue, eval_squad, finetune_glue, finetune_squad, GlueRunConfig, HeadState, LoopOptions,
+    RunConfig, SpanExtractor, SquadRunConfig,
 };
-use distil_tasks::squad::{evaluate, SquadVersion};
-use distil_tasks::GlueTask;
-use distil_testkit::{fixture_arg, read_json, repo_path};
+use distil_tasks::squad::{
+    decode_answers, evaluate, DocStrideMode, FeatureLogits, PairLayout, QaBatch, SquadFeature,
+    SquadFeaturizer, SquadVersion,
+};
+use distil_tasks::{GlueTask, SegmentIds};
+use distil_testkit::{fixture, fixture_arg, read_json, repo_path};
 use distil_train::Interrupt;
-use tch::Device;
+use tch::{Device, Tensor};
 
 /// Runs seed libtorch's one global generator: tests that train must not run side by side,
 /// or one consumes the other's random numbers and the seeded results change.
@@ -295,6 +300,179 @@ fn a_tiny_squad_run_writes_predictions_the_evaluator_scores() {
     let again = eval_squad(&eval, Device::Cpu).unwrap();
     assert!(again.metrics.contains_key("HasAns_f1"));
     assert!(again.dir.join("predictions.json").is_file());
+}
+
+/// The `loss` of every line of a run's `metrics.jsonl` that has one, in step order.
+fn logged_losses(run: &Path) -> Vec<f64> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["loss"].as_f64())
+        .collect()
+}
+
+/// `scripts/check_export.py --qa-logits`: `model` loads in `transformers`'
+/// `AutoModelForQuestionAnswering` with every weight, and gives the start and end logits
+/// that `batch` and `logits` hold (distil's, within 1e-5).
+fn assert_qa_logits_match_transformers(model: &Path, batch: &QaBatch, logits: (&Tensor, &Tensor)) {
+    let venv = std::env::var("DISTIL_VENV").expect("DISTIL_VENV (scripts/test.sh sets it)");
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("qa-logits.safetensors");
+    let named = [
+        ("input_ids", &batch.inputs.input_ids),
+        ("attention_mask", &batch.inputs.attention_mask),
+        ("start_logits", logits.0),
+        ("end_logits", logits.1),
+    ];
+    Tensor::write_safetensors(&named, &file).unwrap();
+    let check = std::process::Command::new(Path::new(&venv).join("bin/python"))
+        .arg(repo_path("scripts/check_export.py"))
+        .arg("--qa-logits")
+        .arg(&file)
+        .arg("--model")
+        .arg(model)
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(check.status.success(), "check_export: {said}");
+    eprint!("check_export: {said}");
+    assert!(
+        said.contains("OK") && said.contains("RobertaForQuestionAnswering"),
+        "{said}"
+    );
+}
+
+/// A RoBERTa reader (`<s> q </s></s> c </s>`, no segment ids, pad id 1) fine-tunes on a few
+/// shipped questions: the loss falls, predictions and scores are written, and the saved
+/// folder is an HF `RobertaForQuestionAnswering` that reproduces the run's answers in distil
+/// and its logits in `transformers`.
+#[test]
+fn a_roberta_squad_run_learns_and_its_saved_folder_loads_in_transformers() {
+    let _rng = torch_rng();
+    let work = tempfile::tempdir().unwrap();
+    let mut config = SquadRunConfig {
+        version: SquadVersion::V1,
+        ..SquadRunConfig::default()
+    };
+    config.model.source = Some(fixture_arg("roberta-qa"));
+    config.model.tokenizer = Some(fixture_arg("roberta-mlm"));
+    config.data.dev_file = repo_path("data/squad/dev-v2.0-first5articles.json");
+    config.data.dev_train_share = Some(0.5);
+    config.data.max_train_examples = Some(16);
+    config.data.max_eval_examples = Some(12);
+    // The fixture's 64-row position table holds 62 tokens (RoBERTa reserves two rows).
+    config.features.max_seq_length = 62;
+    config.features.max_query_length = 24;
+    config.features.doc_stride = 18;
+    config.features.doc_stride_mode = DocStrideMode::Overlap;
+    config.training.epochs = 3;
+    config.training.train_batch_size = 16;
+    config.training.learning_rate = 1e-3;
+    config.training.logging_steps = 1;
+    config.output.dir = work.path().to_path_buf();
+    config.output.run_name = Some("roberta-squad".into());
+    let summary = finetune_squad(&config, Device::Cpu, &options()).unwrap();
+
+    let losses = logged_losses(&summary.dir);
+    assert!(losses.len() >= 12, "{losses:?}");
+    let mean = |l: &[f64]| l.iter().sum::<f64>() / l.len() as f64;
+    let (first, last) = (mean(&losses[..4]), mean(&losses[losses.len() - 4..]));
+    eprintln!(
+        "{} steps: mean loss of the first 4 {first:.4}, last 4 {last:.4}",
+        losses.len()
+    );
+    assert!(
+        last < 0.8 * first,
+        "loss did not fall: first {first}, last {last}"
+    );
+
+    let splits = config.data.load(SquadVersion::V1, true).unwrap();
+    assert_eq!(splits.eval.len(), 12);
+    let predictions: BTreeMap<String, String> =
+        serde_json::from_slice(&std::fs::read(summary.dir.join("predictions.json")).unwrap())
+            .unwrap();
+    assert_eq!(predictions.len(), 12);
+    for example in &splits.eval {
+        // Every answer is a piece of its own context, cut through the offsets.
+        assert!(
+            example.context.contains(&predictions[&example.id]),
+            "{}",
+            example.id
+        );
+    }
+    let rescored = evaluate(&splits.eval, &predictions, None, SquadVersion::V1);
+    let results = read_json(&summary.dir.join("results.json"));
+    for (key, value) in [("exact_match", rescored.all.exact), ("f1", rescored.all.f1)] {
+        let reported = results[key].as_f64().unwrap();
+        assert!(
+            (reported - value).abs() < 1e-9,
+            "{key}: {reported} vs {value}"
+        );
+    }
+    assert!(summary.dir.join("nbest_predictions.json").is_file());
+
+    // The saved folder: an HF RoBERTa QA model with the tokenizer beside it.
+    let saved = summary.dir.join("model");
+    let saved_config = read_json(&saved.join("config.json"));
+    assert_eq!(saved_config["model_type"], "roberta");
+    assert_eq!(
+        saved_config["architectures"],
+        serde_json::json!(["RobertaForQuestionAnswering"])
+    );
+    assert!(saved.join("tokenizer.json").is_file());
+    let reloaded = SpanExtractor::load(&saved, Device::Cpu).unwrap();
+    assert_eq!(reloaded.head, HeadState::Loaded);
+    assert!(reloaded.report.unexpected.is_empty(), "{}", reloaded.report);
+    assert_eq!(reloaded.model.layout(), PairLayout::ROBERTA);
+
+    // Its logits on the run's evaluation windows decode to the run's answers.
+    let tokenizer = load_tokenizer(saved.to_str().unwrap()).unwrap();
+    let featurizer =
+        SquadFeaturizer::new(&tokenizer, PairLayout::ROBERTA, &config.features).unwrap();
+    let features = featurizer.build(&splits.eval).unwrap();
+    let refs: Vec<&SquadFeature> = features.iter().collect();
+    let batch = QaBatch::collate(&refs, featurizer.pad_id(), SegmentIds::Drop);
+    let (start, end) = tch::no_grad(|| reloaded.model.logits(&batch.inputs.encoder_input(), false));
+    let again = decode_answers(
+        &splits.eval,
+        &features,
+        &FeatureLogits::from_batch(&start, &end).unwrap(),
+        SquadVersion::V1,
+        &config.decode,
+    )
+    .unwrap();
+    assert_eq!(again.answers, predictions);
+
+    assert_qa_logits_match_transformers(&saved, &batch, (&start, &end));
+
+    // The saved folder evaluates on its own, without a --tokenizer.
+    let mut eval = config.clone();
+    eval.model.source = Some(saved.display().to_string());
+    eval.model.tokenizer = None;
+    eval.output.run_name = Some("roberta-squad-eval".into());
+    let evaluated = eval_squad(&eval, Device::Cpu).unwrap();
+    assert!(evaluated.metrics.contains_key("f1"));
+}
+
+/// A RoBERTa checkpoint without `qa_outputs` (the MLM fixture) gets a fresh span head, as
+/// BERT's and DistilBERT's do, and cannot be evaluated as it is.
+#[test]
+fn a_roberta_without_qa_outputs_gets_a_fresh_span_head() {
+    let loaded = SpanExtractor::load(&fixture("roberta-mlm"), Device::Cpu).unwrap();
+    match &loaded.head {
+        HeadState::Fresh(reason) => assert!(reason.contains("qa_outputs.weight"), "{reason}"),
+        HeadState::Loaded => panic!("the MLM fixture has no qa_outputs"),
+    }
+    let err = loaded
+        .require_trained_head("question-answering")
+        .unwrap_err();
+    assert!(err.to_string().contains("roberta-mlm"), "{err}");
 }
 
 #[test]

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use distil_data::load_tokenizer;
 use distil_tasks::squad::{
     decode_answers, evaluate, normalize_answer, read_squad, BadAnswerPolicy, DecodeConfig,
-    DocStrideMode, FeatureLogits, QaBatch, SquadDataset, SquadFeature, SquadFeatureConfig,
-    SquadFeaturizer, SquadVersion,
+    DocStrideMode, FeatureLogits, PairLayout, QaBatch, SquadDataset, SquadFeature,
+    SquadFeatureConfig, SquadFeaturizer, SquadVersion,
 };
 use distil_tasks::{SegmentIds, TaskError};
 use distil_testkit::{repo_path, vocab_dir};
@@ -23,7 +23,7 @@ fn shipped_squad() -> SquadDataset {
 
 fn featurizer(config: &SquadFeatureConfig) -> SquadFeaturizer {
     let tokenizer = load_tokenizer(vocab_dir().to_str().unwrap()).unwrap();
-    SquadFeaturizer::new(&tokenizer, config).unwrap()
+    SquadFeaturizer::new(&tokenizer, PairLayout::BERT, config).unwrap()
 }
 
 /// Question ids whose first gold answer no window recovers: the target span's text, cut from

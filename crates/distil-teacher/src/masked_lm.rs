@@ -3,7 +3,7 @@
 
 use distil_core::checkpoint::LoadSpec;
 use distil_core::nn::{MaskedLmOutput, MlmHead, MlmHeadNames, PretrainedModel};
-use distil_core::{EncoderInput, EncoderOutput, MaskedLanguageModel};
+use distil_core::{EncoderInput, EncoderOutput, LanguageModel};
 use tch::nn;
 use tch::Tensor;
 
@@ -65,13 +65,13 @@ impl PretrainedModel for BertForMaskedLM {
     }
 }
 
-impl MaskedLanguageModel for BertForMaskedLM {
+impl LanguageModel for BertForMaskedLM {
     fn encode(&self, input: &EncoderInput, train: bool) -> EncoderOutput {
         self.bert.forward_t(input, train)
     }
 
     /// BERT's MLM head has no dropout, so `train` changes nothing here.
-    fn mlm_logits(&self, hidden: &Tensor, _train: bool) -> Tensor {
+    fn vocab_logits(&self, hidden: &Tensor, _train: bool) -> Tensor {
         self.predictions.forward(hidden)
     }
 

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)] // test helpers, like tests, may unwrap
 
 use distil_core::nn::PretrainedModel;
-use distil_core::{EncoderInput, MaskedLanguageModel};
+use distil_core::{EncoderInput, LanguageModel};
 use distil_teacher::{
     BertConfig, BertForMaskedLM, BertForQuestionAnswering, BertForSequenceClassification, BertModel,
 };

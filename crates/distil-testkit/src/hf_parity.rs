@@ -11,7 +11,7 @@ use distil_core::nn::{
     read_config_file, MaskedLmOutput, Pretrained, PretrainedModel, QuestionAnsweringOutput,
     SequenceClassifierOutput,
 };
-use distil_core::{EncoderInput, EncoderOutput, MaskedLanguageModel};
+use distil_core::{EncoderInput, EncoderOutput, LanguageModel};
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
 use tempfile::TempDir;
@@ -123,14 +123,14 @@ pub fn assert_encoder_close(
 }
 
 /// Loads the masked LM of fixture `name` (HF names, no unexpected key) and checks `forward`
-/// on the SDPA and the eager path, then the [`MaskedLanguageModel`] view, against
+/// on the SDPA and the eager path, then the [`LanguageModel`] view, against
 /// `transformers`; returns the loaded model for further checks.
 pub fn check_masked_lm<M>(
     name: &str,
     forward: impl Fn(&M, &EncoderInput) -> MaskedLmOutput,
 ) -> Pretrained<M, M::Config>
 where
-    M: PretrainedModel + MaskedLanguageModel,
+    M: PretrainedModel + LanguageModel,
 {
     let loaded = load_fixture::<M>(name);
     assert!(loaded.report.unexpected.is_empty(), "{}", loaded.report);
@@ -143,7 +143,7 @@ where
     // The trait view computes the same logits from the last hidden state.
     let model = &loaded.model;
     let encoded = model.encode(&fixture_input(&batch, false), false);
-    let logits = model.mlm_logits(encoded.last_hidden_state(), false);
+    let logits = model.vocab_logits(encoded.last_hidden_state(), false);
     assert_close("trait logits", &logits, &want["logits"], PARITY_TOL);
     loaded
 }

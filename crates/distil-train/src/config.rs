@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use distil_amp::AutocastDtype;
 use distil_core::config::{load_config, ConfigError, InvalidKey};
-use distil_core::DeviceSpec;
+use distil_core::{DeviceSpec, Objective};
 use distil_data::{DataConfig, DataError};
 use distil_distributed::{DistributedConfig, DistributedError};
 use distil_student::StudentShape;
@@ -335,6 +335,10 @@ pub struct LossConfig {
     pub alpha_ce: f64,
     /// Masked-LM cross-entropy on the student's raw logits.
     pub alpha_mlm: f64,
+    /// Causal-LM (next-token) cross-entropy on the student's raw logits: GPT-2 students,
+    /// in place of `alpha_mlm`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub alpha_clm: f64,
     /// Mean (1 - cos) between last hidden states.
     pub alpha_cos: f64,
     /// MSE between logits (sum / N).
@@ -385,6 +389,7 @@ impl Default for LossConfig {
         Self {
             alpha_ce: 5.0,
             alpha_mlm: 2.0,
+            alpha_clm: 0.0,
             alpha_cos: 1.0,
             alpha_mse: 0.0,
             temperature: 2.0,
@@ -415,11 +420,16 @@ impl LossConfig {
         ]
     }
 
-    /// Every weight finite and >= 0, one positive, the relation settings in range.
+    /// Every weight finite and >= 0, one positive, at most one of the masked and causal LM
+    /// terms, the relation settings in range.
     pub fn validate(&self) -> Result<(), InvalidKey> {
-        let alphas: Vec<(&str, f64)> = std::iter::once(("loss.alpha_mlm", self.alpha_mlm))
-            .chain(self.teacher_terms())
-            .collect();
+        let alphas: Vec<(&str, f64)> = [
+            ("loss.alpha_mlm", self.alpha_mlm),
+            ("loss.alpha_clm", self.alpha_clm),
+        ]
+        .into_iter()
+        .chain(self.teacher_terms())
+        .collect();
         for &(key, alpha) in &alphas {
             if !(alpha.is_finite() && alpha >= 0.0) {
                 return Err(InvalidKey::new(
@@ -431,8 +441,15 @@ impl LossConfig {
         if alphas.iter().map(|(_, a)| a).sum::<f64>() <= 0.0 {
             return Err(InvalidKey::new(
                 "loss.alpha_ce",
-                "every loss weight (alpha_ce, alpha_mlm, alpha_cos, alpha_mse, \
+                "every loss weight (alpha_ce, alpha_mlm, alpha_clm, alpha_cos, alpha_mse, \
                  alpha_hidden_mse, alpha_attention_kl, alpha_attention_relations) is 0",
+            ));
+        }
+        if self.alpha_mlm > 0.0 && self.alpha_clm > 0.0 {
+            return Err(InvalidKey::new(
+                "loss.alpha_clm",
+                "a student is trained as a masked LM (alpha_mlm) or a causal LM (alpha_clm), \
+                 not both: set one of them to 0",
             ));
         }
         if self.relation_heads < 1 {
@@ -704,6 +721,55 @@ pub fn check_compatibility(
         ));
     }
     check_layer_terms(teacher, student, loss)
+}
+
+/// `train.py`'s type pairs and loss constraints by objective: a masked-LM student (DistilBERT,
+/// RoBERTa) learns from a masked-LM teacher with `alpha_mlm`, a causal one (GPT-2) from a
+/// causal teacher with `alpha_clm`; restricting the soft targets to masked positions needs
+/// masking. `teacher` is `None` for a run without one.
+pub fn check_objectives(
+    teacher: Option<Objective>,
+    student: Objective,
+    loss: &LossConfig,
+) -> Result<(), InvalidKey> {
+    let name = |objective| match objective {
+        Objective::MaskedLm => "a masked LM",
+        Objective::CausalLm => "a causal LM (GPT-2)",
+    };
+    if let Some(teacher) = teacher.filter(|&t| t != student) {
+        return Err(InvalidKey::new(
+            "teacher.source",
+            format!(
+                "the teacher is {} but the student {}: the soft targets compare what both \
+                 predict at each position, so both must be of one kind",
+                name(teacher),
+                name(student)
+            ),
+        ));
+    }
+    let refuse = |key: &str, why: &str| {
+        Err(InvalidKey::new(
+            key,
+            format!("the student is {}: {why}", name(student)),
+        ))
+    };
+    match student {
+        Objective::CausalLm if loss.alpha_mlm > 0.0 => refuse(
+            "loss.alpha_mlm",
+            "it predicts the next token, not masked ones; set alpha_mlm to 0 and weigh \
+             loss.alpha_clm",
+        ),
+        Objective::CausalLm if loss.restrict_ce_to_mask => refuse(
+            "loss.restrict_ce_to_mask",
+            "its batches are not masked, so there is no masked position to restrict to",
+        ),
+        Objective::MaskedLm if loss.alpha_clm > 0.0 => refuse(
+            "loss.alpha_clm",
+            "it predicts masked tokens, not the next one; set alpha_clm to 0 and weigh \
+             loss.alpha_mlm",
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// The intermediate-layer terms against the two models' shapes: the layer map fits both

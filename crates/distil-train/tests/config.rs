@@ -36,6 +36,48 @@ fn one_line_naming(err: &str, key: &str) {
     assert!(err.contains("run.yaml"), "does not name the file: {err}");
 }
 
+/// The other families' recipes: the DistilBERT defaults but for the teacher, the shards and,
+/// for GPT-2, the causal-LM term in the masked-LM term's place.
+#[test]
+fn the_distilroberta_and_distilgpt2_recipes_parse_and_validate() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../configs/distill");
+    for (file, teacher, alpha_mlm, alpha_clm) in [
+        ("distilroberta-base.yaml", "roberta-base", 2.0, 0.0),
+        ("distilgpt2.yaml", "gpt2", 0.0, 2.0),
+    ] {
+        let cfg = DistillConfig::load(&dir.join(file), &[]).unwrap();
+        assert_eq!(String::from(cfg.teacher.source.clone()), teacher, "{file}");
+        assert_eq!(cfg.student.teacher_layers, [0, 2, 4, 7, 9, 11], "{file}");
+        assert!(cfg.student.freeze_position_embeddings, "{file}");
+        let loss = &cfg.loss;
+        assert_eq!(
+            (
+                loss.alpha_ce,
+                loss.alpha_mlm,
+                loss.alpha_clm,
+                loss.alpha_cos
+            ),
+            (5.0, alpha_mlm, alpha_clm, 1.0),
+            "{file}"
+        );
+        let defaults = DistillConfig::default();
+        assert_eq!(cfg.optimizer, defaults.optimizer, "{file}");
+        assert_eq!(cfg.training, defaults.training, "{file}");
+    }
+}
+
+#[test]
+fn masked_and_causal_lm_weights_exclude_each_other() {
+    let err = load_text("loss:\n  alpha_clm: 1.0\n", &[]).unwrap_err();
+    one_line_naming(&err, "loss.alpha_clm");
+    assert!(err.contains("not both"), "{err}");
+    let causal = load_text("loss:\n  alpha_mlm: 0.0\n  alpha_clm: 1.0\n", &[]).unwrap();
+    assert_eq!(causal.loss.alpha_clm, 1.0);
+    // A weight left at 0 is not written, so runs without it keep their stage hashes.
+    let text = serde_yaml::to_string(&DistillConfig::default()).unwrap();
+    assert!(!text.contains("alpha_clm"), "{text}");
+}
+
 #[test]
 fn shipped_recipe_parses_validates_and_equals_the_defaults() {
     let cfg = DistillConfig::load(&shipped(), &[]).unwrap();

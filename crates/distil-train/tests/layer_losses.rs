@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use distil_core::{AttentionProjections, EncoderInput, EncoderOutput, MaskedLanguageModel};
+use distil_core::{AttentionProjections, EncoderInput, EncoderOutput, LanguageModel};
 use distil_testkit::{fixture, read_json};
 use distil_train::{LossConfig, LossContext, LossInputs, ModelDims, RowIndex, TripleLoss};
 use tch::nn::VarStore;
@@ -16,11 +16,11 @@ use tch::{Device, Tensor};
 /// The terms read hidden states, attention maps and projections only, never logits.
 struct NoHead;
 
-impl MaskedLanguageModel for NoHead {
+impl LanguageModel for NoHead {
     fn encode(&self, _: &EncoderInput, _: bool) -> EncoderOutput {
         unreachable!("the outputs are given")
     }
-    fn mlm_logits(&self, _: &Tensor, _: bool) -> Tensor {
+    fn vocab_logits(&self, _: &Tensor, _: bool) -> Tensor {
         unreachable!("the layer terms read no logits")
     }
     fn hidden_size(&self) -> i64 {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use common::loss_fixture;
 
-use distil_core::{EncoderInput, EncoderOutput, MaskedLanguageModel};
+use distil_core::{EncoderInput, EncoderOutput, LanguageModel};
 use distil_train::loss::{soft_target_kl, HiddenCosineLoss, LogitMseLoss, MaskedLmLoss};
 use distil_train::{LossConfig, LossContext, LossInputs, LossTerm, RowIndex, Rows, TripleLoss};
 use tch::{Device, Kind, Tensor};
@@ -21,7 +21,7 @@ struct LinearHead {
     bias: Tensor,
 }
 
-impl MaskedLanguageModel for LinearHead {
+impl LanguageModel for LinearHead {
     fn encode(&self, _input: &EncoderInput, _train: bool) -> EncoderOutput {
         EncoderOutput {
             hidden_states: vec![self.hidden.shallow_clone()],
@@ -30,7 +30,7 @@ impl MaskedLanguageModel for LinearHead {
         }
     }
 
-    fn mlm_logits(&self, hidden: &Tensor, _train: bool) -> Tensor {
+    fn vocab_logits(&self, hidden: &Tensor, _train: bool) -> Tensor {
         hidden.linear(&self.weight, Some(&self.bias))
     }
 

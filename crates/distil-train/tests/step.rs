@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly
 
 use distil_amp::AutocastDtype;
-use distil_data::MlmBatch;
+use distil_data::LmBatch;
 use distil_student::init_student::student_config;
 use distil_student::DistilBertForMaskedLM;
 use distil_teacher::{BertConfig, BertForMaskedLM};
@@ -65,7 +65,7 @@ fn copy_with(start: &Models, teacher: Kind, student: Kind) -> Models {
 }
 
 /// Two rows of lengths 9 and 6, padded to `len`, with MLM targets in both.
-fn batch(len: usize) -> MlmBatch {
+fn batch(len: usize) -> LmBatch {
     let rows: [&[i64]; 2] = [&[2, 11, 5, 8, 40, 33, 17, 9, 3], &[2, 51, 12, 7, 26, 3]];
     let targets = [(0usize, 2usize), (0, 6), (1, 1), (1, 4)];
     let mut ids = vec![0i64; 2 * len];
@@ -80,7 +80,7 @@ fn batch(len: usize) -> MlmBatch {
         ids[b * len + t] = 1;
     }
     let shape = [2, len as i64];
-    MlmBatch {
+    LmBatch {
         input_ids: Tensor::from_slice(&ids).view(shape),
         attention_mask: Tensor::from_slice(&mask).view(shape),
         labels: Tensor::from_slice(&labels).view(shape),

@@ -1,5 +1,5 @@
 //! `distil encode`: for every line of a text file, the last hidden state, the pooled ([CLS] or
-//! BERT pooler) vector and, when the model has an MLM head, the vocabulary logits, written to
+//! BERT pooler) vector and, when the model has a vocabulary head, its logits, written to
 //! one safetensors file so any tool's numbers can be compared with ours. `--dtype bf16` runs
 //! the weights and the forward in bf16 (as `transformers` does when loaded with `dtype=torch.bfloat16`)
 //! and still writes fp32, so both precisions' files are compared the same way.
@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use distil_amp::InferenceModeGuard;
-use distil_core::EncoderInput;
+use distil_core::{EncoderInput, Objective};
 use distil_data::{load_tokenizer, SpecialToken};
 use distil_models::AnyModel;
 use tch::{Device, Kind, Tensor};
@@ -19,7 +19,7 @@ use crate::cli::GlobalOpts;
 
 #[derive(Debug, Args)]
 pub struct EncodeArgs {
-    /// A BERT, DistilBERT or RoBERTa directory, with or without an MLM head.
+    /// A BERT, DistilBERT, RoBERTa (with or without an MLM head) or GPT-2 directory.
     #[arg(long)]
     pub model: PathBuf,
     /// Tokenizer directory, file or Hub id; defaults to the model directory.
@@ -29,7 +29,8 @@ pub struct EncodeArgs {
     #[arg(long)]
     pub input: PathBuf,
     /// Output `.safetensors`: per line `i`, `input_ids.i` [seq], `last_hidden_state.i`
-    /// [seq, hidden], `pooled.i` [hidden] and `mlm_logits.i` [seq, vocab] (MLM models).
+    /// [seq, hidden], `pooled.i` [hidden] and `mlm_logits.i` [seq, vocab] (masked LMs with
+    /// their head) or `lm_logits.i` (GPT-2's next-token logits).
     #[arg(long)]
     pub out: PathBuf,
     /// Lines per forward pass.
@@ -97,7 +98,10 @@ pub fn run(global: &GlobalOpts, args: &EncodeArgs) -> anyhow::Result<()> {
                 .collect(),
         );
         let types = stack(encodings.iter().map(|e| pad(e.get_type_ids(), 0)).collect());
-        let input = EncoderInput::new(&ids, &mask).with_token_types(&types);
+        let mut input = EncoderInput::new(&ids, &mask);
+        if loaded.config.takes_token_types() {
+            input = input.with_token_types(&types);
+        }
         // Forward only, and the outputs are only copied out: no autograd bookkeeping needed.
         let out = {
             let _inference = InferenceModeGuard::enter()?;
@@ -113,8 +117,12 @@ pub fn run(global: &GlobalOpts, args: &EncodeArgs) -> anyhow::Result<()> {
             let last = fp32(out.encoder.last_hidden_state()).narrow(0, 0, len);
             named.push((format!("last_hidden_state.{line}"), last));
             named.push((format!("pooled.{line}"), fp32(&out.pooled)));
-            if let Some(logits) = &out.mlm_logits {
-                named.push((format!("mlm_logits.{line}"), fp32(logits).narrow(0, 0, len)));
+            if let Some(logits) = &out.vocab_logits {
+                let key = match loaded.config.objective() {
+                    Objective::MaskedLm => "mlm_logits",
+                    Objective::CausalLm => "lm_logits",
+                };
+                named.push((format!("{key}.{line}"), fp32(logits).narrow(0, 0, len)));
             }
         }
     }

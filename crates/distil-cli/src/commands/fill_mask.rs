@@ -1,15 +1,17 @@
 //! `distil fill-mask`: the most likely tokens for each mask token of a text (`[MASK]`, or
 //! RoBERTa's `<mask>`: the tokenizer's own), with their probabilities, from a BERT, DistilBERT
-//! or RoBERTa masked-LM directory.
+//! or RoBERTa masked-LM directory. Each candidate is printed as the tokenizer decodes it, as
+//! `transformers`' fill-mask pipeline does.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use distil_core::EncoderInput;
+use distil_core::{EncoderInput, Objective};
 use distil_data::{load_tokenizer, SpecialToken};
-use distil_models::AnyMaskedLm;
+use distil_models::AnyLanguageModel;
 use tch::{Kind, Tensor};
+use tokenizers::Tokenizer;
 
 use crate::cli::GlobalOpts;
 
@@ -31,8 +33,16 @@ pub struct FillMaskArgs {
 
 pub fn run(global: &GlobalOpts, args: &FillMaskArgs) -> anyhow::Result<()> {
     let device = global.device.resolve().context("resolving --device")?;
-    let loaded = AnyMaskedLm::from_pretrained(&args.model, device)
+    let loaded = AnyLanguageModel::from_pretrained(&args.model, device)
         .with_context(|| format!("loading {}", args.model.display()))?;
+    if loaded.config.objective() != Objective::MaskedLm {
+        bail!(
+            "{} is a causal LM (model_type \"{}\"): it predicts the next token, not masked ones, \
+             so fill-mask needs a masked LM",
+            args.model.display(),
+            loaded.config.model_type()
+        );
+    }
     let tokenizer_spec = args
         .tokenizer
         .clone()
@@ -80,12 +90,22 @@ pub fn run(global: &GlobalOpts, args: &FillMaskArgs) -> anyhow::Result<()> {
             println!("{mask_token} {} (token {position}):", n + 1);
         }
         for (p, id) in values.iter().zip(&indices) {
-            let token = u32::try_from(*id)
-                .ok()
-                .and_then(|id| tokenizer.id_to_token(id))
-                .unwrap_or_else(|| format!("<id {id}>"));
+            let token = candidate_text(&tokenizer, *id)?;
             println!("{token:<20} {p:.4}");
         }
     }
     Ok(())
+}
+
+/// A candidate as `transformers`' fill-mask pipeline shows it (`token_str`): the tokenizer's
+/// decoding of that one id, so a byte-level `Ġpoet` reads ` poet` and a lone byte of a
+/// multi-byte character `�`, while a WordPiece `##ly` stays `##ly` (it continues a word). An
+/// id the tokenizer does not know (a model vocabulary padded past it) reads `<id N>`.
+fn candidate_text(tokenizer: &Tokenizer, id: i64) -> anyhow::Result<String> {
+    match u32::try_from(id) {
+        Ok(known) if tokenizer.id_to_token(known).is_some() => tokenizer
+            .decode(&[known], false)
+            .map_err(|e| anyhow::anyhow!("decoding token {id}: {e}")),
+        _ => Ok(format!("<id {id}>")),
+    }
 }

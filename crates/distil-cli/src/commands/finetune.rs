@@ -1,5 +1,5 @@
-//! `distil finetune glue|squad`: fine-tune a BERT or DistilBERT on a GLUE task or SQuAD,
-//! optionally distilling from a fine-tuned teacher, and write `experiments/<run>/`.
+//! `distil finetune glue|squad`: fine-tune a BERT, DistilBERT or RoBERTa on a GLUE task or
+//! SQuAD, optionally distilling from a fine-tuned teacher, and write `experiments/<run>/`.
 
 use std::path::PathBuf;
 
@@ -33,7 +33,8 @@ pub enum FinetuneCommand {
 /// Options every fine-tuning and evaluation command takes.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The model: an HF directory or Hub id (BERT or DistilBERT, read from config.json).
+    /// The model: an HF directory or Hub id (BERT, DistilBERT or RoBERTa, read from
+    /// config.json).
     #[arg(long)]
     pub model: String,
     /// Run config (YAML); without it the built-in defaults (the reference recipe) apply.

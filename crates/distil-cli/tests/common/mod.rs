@@ -111,6 +111,29 @@ pub fn shards_of_lines(
     out
 }
 
+/// `configs/distill/<name>`, a config shipped in the repository.
+pub fn shipped_config(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../configs/distill")
+        .join(name)
+}
+
+/// Overrides that point a shipped config at test shards, a temporary output folder and a
+/// fixture teacher, then `extra`.
+pub fn fixture_sets(dir: &Path, shards: &Path, teacher: &str, extra: &[&str]) -> Vec<String> {
+    [
+        format!("data.shards={}", shards.display()),
+        format!("output.dir={}", dir.join("runs").display()),
+        format!(
+            "teacher.source={}",
+            distil_testkit::fixture(teacher).display()
+        ),
+    ]
+    .into_iter()
+    .chain(extra.iter().map(|s| s.to_string()))
+    .collect()
+}
+
 /// A run config for the fixture teacher and a 2-layer student, plus `extra` YAML lines (which
 /// continue the `output:` section, then add `training:` and others).
 pub fn config(dir: &Path, shards: &Path, extra: &str) -> PathBuf {
@@ -209,6 +232,51 @@ pub fn kill_after_checkpoint(
         "the run finished before the kill"
     );
     killed
+}
+
+/// Runs `config` (with `sets`, which must not name the run) to its end as run `whole` below
+/// `runs`, and again as run `killed`, SIGKILLed once its checkpoint of `kill_at` exists and
+/// then resumed. Every `keys` metric of every step after `kill_at` up to `last_step`, and the
+/// final students' weights, must be bit-identical.
+pub fn assert_killed_run_resumes_bit_for_bit(
+    config: &Path,
+    sets: &[&str],
+    runs: &Path,
+    kill_at: u64,
+    last_step: u64,
+    keys: &[&str],
+) {
+    let named = |run: &str| -> Vec<String> {
+        let name = format!("output.run_name={run}");
+        sets.iter().map(|s| s.to_string()).chain([name]).collect()
+    };
+    distill_ok(config, &as_strs(&named("whole")));
+    let killed = kill_after_checkpoint(config, sets, runs, "killed", kill_at);
+    let resumed = distill(config, &as_strs(&named("killed")))
+        .arg("--resume")
+        .output()
+        .unwrap();
+    assert!(resumed.status.success(), "resume: {}", stderr(&resumed));
+    let (whole, after_kill) = (metrics(&runs.join("whole")), metrics(&killed));
+    for step in kill_at + 1..=last_step {
+        for key in keys {
+            // serde_json prints the shortest exact decimal, so equal text is equal bits.
+            assert_eq!(
+                whole[&step][*key].to_string(),
+                after_kill[&step][*key].to_string(),
+                "step {step} {key}"
+            );
+        }
+    }
+    let weights = |run: &Path| std::fs::read(run.join("student/model.safetensors")).unwrap();
+    assert!(
+        weights(&runs.join("whole")) == weights(&killed),
+        "final students differ"
+    );
+}
+
+fn as_strs(all: &[String]) -> Vec<&str> {
+    all.iter().map(String::as_str).collect()
 }
 
 /// Each of `terms` fell: its mean over the first `window` log lines is at least 5% above its

@@ -36,5 +36,5 @@ pub use pretrained::{build_and_load, read_weights, Pretrained, PretrainedModel};
 pub use transformer_layer::{
     LayerNames, LayerOutput, LayerOutputs, LayerShape, ResidualNorm, TransformerLayer,
 };
-pub use variables::freeze_variable;
+pub use variables::{copy_from_teacher, freeze_variable};
 pub use word_embeddings::{segment_embeddings, WordEmbeddings, WordEmbeddingsShape};

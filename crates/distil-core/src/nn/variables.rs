@@ -1,6 +1,10 @@
-//! Freezing single variables of a VarStore (tch only freezes whole stores).
+//! Freezing single variables of a VarStore (tch only freezes whole stores), and filling a
+//! shallower student's store from a teacher's.
+
+use std::collections::HashMap;
 
 use tch::nn::VarStore;
+use tch::Tensor;
 
 use super::ModelError;
 
@@ -25,6 +29,41 @@ pub fn freeze_variable(vs: &VarStore, name: &str) -> Result<(), ModelError> {
         .trainable_variables
         .retain(|var| var.tensor.data_ptr() != ptr);
     Ok(())
+}
+
+/// Fills every variable of `student` from the teacher's variable of the same name, except that
+/// layer `i` under `layer_prefix` (`roberta.encoder.layer.`, `transformer.h.`) is a copy of
+/// teacher layer `layers[i]`: the reference's `scripts/extract.py` for every family. A name the
+/// teacher lacks is [`ModelError::UnknownVariable`] naming the teacher weight.
+pub fn copy_from_teacher(
+    student: &VarStore,
+    teacher: &VarStore,
+    layer_prefix: &str,
+    layers: &[i64],
+) -> Result<(), ModelError> {
+    let sources: HashMap<String, Tensor> = teacher.variables().into_iter().collect();
+    tch::no_grad(|| {
+        for (name, mut variable) in student.variables() {
+            let source_name = match name.strip_prefix(layer_prefix) {
+                Some(rest) => {
+                    let (index, tail) = rest.split_once('.').unwrap_or((rest, ""));
+                    let teacher_layer = index
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|i| layers.get(i))
+                        .copied()
+                        .unwrap_or(-1);
+                    format!("{layer_prefix}{teacher_layer}.{tail}")
+                }
+                None => name.clone(),
+            };
+            let source = sources
+                .get(&source_name)
+                .ok_or(ModelError::UnknownVariable { name: source_name })?;
+            variable.copy_(source);
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]

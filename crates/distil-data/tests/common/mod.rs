@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, StringArray, UInt32Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
-use distil_data::{prepare, Manifest, MaskedRows, NoProgress, PrepOptions, IGNORE_LABEL};
+use distil_data::{prepare, BatchRows, Manifest, NoProgress, PrepOptions, IGNORE_LABEL};
 use distil_testkit::{repo_path, vocab_dir};
 use parquet::arrow::ArrowWriter;
 
@@ -78,7 +78,7 @@ pub fn shard_rows(dir: &Path) -> Vec<Vec<u32>> {
 }
 
 /// The unmasked rows of a batch (labels hold the original id at targets).
-pub fn originals(rows: &MaskedRows) -> Vec<Vec<u32>> {
+pub fn originals(rows: &BatchRows) -> Vec<Vec<u32>> {
     (0..rows.batch)
         .map(|b| {
             (0..rows.len)

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use distil_core::MaskedLanguageModel;
+use distil_core::LanguageModel;
 use distil_tasks::{EncodedText, EncoderBatch, SegmentIds};
 use serde::Serialize;
 use tch::Device;
@@ -80,8 +80,8 @@ pub fn run(args: &InferBenchOptions, device: Device) -> anyhow::Result<InferRepo
     if args.sort_by_length {
         order.sort_by_key(|p| p.len());
     }
-    let teacher: &dyn MaskedLanguageModel = &models.teacher.model;
-    let student: &dyn MaskedLanguageModel = &models.student.model;
+    let teacher: &dyn LanguageModel = &models.teacher.model;
+    let student: &dyn LanguageModel = &models.student.model;
     println!(
         "{} pairs from {}; encoder forward only (no MLM head), inference mode, {} threads on {}; \
          {}",

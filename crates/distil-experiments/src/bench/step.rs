@@ -9,7 +9,8 @@ use std::time::Instant;
 use anyhow::Context;
 use distil_amp::{cuda_peak_memory, empty_cuda_cache, reset_cuda_peak_memory, AutocastDtype};
 use distil_core::process::{peak_rss_mib, reset_peak_rss};
-use distil_data::{DataConfig, MlmBatch, MlmLoader};
+use distil_core::Objective;
+use distil_data::{BatchLoader, DataConfig, LmBatch};
 use distil_models::AnyConfig;
 use distil_train::config::OptimizerConfig;
 use distil_train::distill::models::model_dims;
@@ -502,7 +503,7 @@ pub fn step_flops(shapes: &ModelShapes, batch: &DeviceBatch) -> f64 {
 }
 
 /// Warm-up plus timed batches: synthetic full-length rows, or real ones from shards.
-fn batches(args: &StepBenchOptions, batch_size: usize) -> anyhow::Result<Vec<MlmBatch>> {
+fn batches(args: &StepBenchOptions, batch_size: usize) -> anyhow::Result<Vec<LmBatch>> {
     let count = args.warmup + args.steps;
     match &args.shards {
         None => Ok((0..count)
@@ -517,7 +518,7 @@ fn batches(args: &StepBenchOptions, batch_size: usize) -> anyhow::Result<Vec<Mlm
                 ..DataConfig::default()
             };
             config.validate()?;
-            let loader = MlmLoader::open(&config, None)
+            let loader = BatchLoader::open(&config, None, Objective::MaskedLm)
                 .with_context(|| format!("opening the shards in {}", dir.display()))?;
             loader
                 .take(count)
@@ -529,7 +530,7 @@ fn batches(args: &StepBenchOptions, batch_size: usize) -> anyhow::Result<Vec<Mlm
 
 /// `batch_size x seq_len` random ids (no padding) with 15% of positions as MLM targets,
 /// 80% of which become id 103 ([MASK] in bert-base-uncased).
-fn synthetic_batch(args: &StepBenchOptions, batch_size: usize, index: i64) -> MlmBatch {
+fn synthetic_batch(args: &StepBenchOptions, batch_size: usize, index: i64) -> LmBatch {
     tch::manual_seed(1000 + index);
     let shape = [batch_size as i64, args.seq_len as i64];
     let opts = (Kind::Int64, Device::Cpu);
@@ -538,7 +539,7 @@ fn synthetic_batch(args: &StepBenchOptions, batch_size: usize, index: i64) -> Ml
     let targets = Tensor::rand(shape, (Kind::Float, Device::Cpu)).lt(0.15);
     let masked = targets.logical_and(&Tensor::rand(shape, (Kind::Float, Device::Cpu)).lt(0.8));
     let mask_id = 103.min(vocab - 1);
-    MlmBatch {
+    LmBatch {
         input_ids: original.where_self(&masked.logical_not(), &original.full_like(mask_id)),
         attention_mask: Tensor::ones(shape, opts),
         labels: original.where_self(&targets, &original.full_like(-100)),
@@ -546,7 +547,7 @@ fn synthetic_batch(args: &StepBenchOptions, batch_size: usize, index: i64) -> Ml
     }
 }
 
-fn save_batches(batches: &[MlmBatch], path: &std::path::Path) -> anyhow::Result<()> {
+fn save_batches(batches: &[LmBatch], path: &std::path::Path) -> anyhow::Result<()> {
     let named: Vec<(String, &Tensor)> = batches
         .iter()
         .enumerate()

@@ -48,4 +48,7 @@ pub enum FinetuneError {
     },
     #[error("no training data: {0}")]
     NoTrainingData(String),
+    /// The tokenizer cannot build SQuAD windows for the model.
+    #[error("tokenizer `{}` cannot build SQuAD windows: {reason}", path.display())]
+    SquadTokenizer { path: PathBuf, reason: String },
 }

@@ -1,7 +1,6 @@
-//! The models a fine-tuning run trains or evaluates: a BERT, a DistilBERT or (for
-//! classification) a RoBERTa, chosen by `config.json`'s `model_type`, with a
-//! sequence-classification or a question-answering head, loaded from an HF directory or Hub id,
-//! and saved back as an HF directory.
+//! The models a fine-tuning run trains or evaluates: a BERT, a DistilBERT or a RoBERTa, chosen
+//! by `config.json`'s `model_type`, with a sequence-classification or a question-answering
+//! head, loaded from an HF directory or Hub id, and saved back as an HF directory.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,7 +9,7 @@ use distil_core::checkpoint::{save_hf_dir, LoadReport, SaveOptions};
 use distil_core::nn::{read_weights, ModelError, PretrainedModel};
 use distil_core::EncoderInput;
 use distil_models::AnyConfig;
-use distil_roberta::RobertaForSequenceClassification;
+use distil_roberta::{RobertaForQuestionAnswering, RobertaForSequenceClassification};
 use distil_student::{DistilBertForQuestionAnswering, DistilBertForSequenceClassification};
 use distil_teacher::{BertForQuestionAnswering, BertForSequenceClassification};
 use serde_json::Value;
@@ -19,14 +18,30 @@ use tch::{Device, Tensor};
 
 use super::error::FinetuneError;
 use crate::batch::{EncoderBatch, SegmentIds};
+use crate::squad::PairLayout;
 
 /// BERT takes segment ids; DistilBERT has no segment embeddings and takes none, and RoBERTa's
-/// one-row table (`type_vocab_size` 1) takes only zeros, which it fills in itself.
+/// one-row table (`type_vocab_size` 1) takes only zeros, which it fills in itself. (GPT-2
+/// has no task head here and never gets this far.)
 pub fn segments_of(config: &AnyConfig) -> SegmentIds {
     match config {
         AnyConfig::Bert(_) => SegmentIds::Keep,
-        AnyConfig::DistilBert(_) | AnyConfig::Roberta(_) => SegmentIds::Drop,
+        AnyConfig::DistilBert(_) | AnyConfig::Roberta(_) | AnyConfig::Gpt2(_) => SegmentIds::Drop,
     }
+}
+
+/// The error for a `dir` whose `model_type` has no `task` head here, naming the folder, the
+/// `model_type` and the types that have one.
+fn no_task_head(dir: &Path, config: &AnyConfig, task: &str) -> FinetuneError {
+    ModelError::WrongModelType {
+        dir: dir.to_path_buf(),
+        message: format!(
+            "config.json has model_type \"{}\", which has no {task} head; {task} takes a \
+             \"bert\", \"distilbert\" or \"roberta\" model",
+            config.model_type()
+        ),
+    }
+    .into()
 }
 
 /// The encoder input a model of this kind takes from a batch (collated with segment ids
@@ -206,6 +221,9 @@ impl SequenceClassifier {
                 let model = SequenceClassifier::Roberta(p.model);
                 (p.vs, model, AnyConfig::Roberta(p.config), p.report)
             }
+            gpt2 @ AnyConfig::Gpt2(_) => {
+                return Err(no_task_head(dir, &gpt2, "sequence classification"))
+            }
         };
         let head = head_state(
             &report,
@@ -223,11 +241,12 @@ impl SequenceClassifier {
     }
 }
 
-/// A span-extraction (QA) model of either kind.
+/// A span-extraction (QA) model of any kind.
 #[derive(Debug)]
 pub enum SpanExtractor {
     Bert(BertForQuestionAnswering),
     DistilBert(DistilBertForQuestionAnswering),
+    Roberta(RobertaForQuestionAnswering),
 }
 
 impl SpanExtractor {
@@ -236,19 +255,31 @@ impl SpanExtractor {
         let out = match self {
             SpanExtractor::Bert(m) => m.forward_t(input, train),
             SpanExtractor::DistilBert(m) => m.forward_t(input, train),
+            SpanExtractor::Roberta(m) => m.forward_t(input, train),
         };
         (out.start_logits, out.end_logits)
     }
 
+    /// How the model takes a question and a context: BERT's layout for BERT and DistilBERT
+    /// (which drops the segment ids), RoBERTa's for RoBERTa.
+    pub fn layout(&self) -> PairLayout {
+        match self {
+            SpanExtractor::Bert(_) | SpanExtractor::DistilBert(_) => PairLayout::BERT,
+            SpanExtractor::Roberta(_) => PairLayout::ROBERTA,
+        }
+    }
+
+    /// The HF class name saved in `config.json`.
     pub fn architecture(&self) -> &'static str {
         match self {
             SpanExtractor::Bert(_) => "BertForQuestionAnswering",
             SpanExtractor::DistilBert(_) => "DistilBertForQuestionAnswering",
+            SpanExtractor::Roberta(_) => "RobertaForQuestionAnswering",
         }
     }
 
-    /// Loads `dir`; a checkpoint without `qa_outputs` gets a fresh one. RoBERTa is refused:
-    /// its SQuAD inputs (`<s> q </s></s> c </s>`, byte-level offsets) are not built here.
+    /// Loads `dir`; a checkpoint without `qa_outputs` (a pre-trained encoder, or an MLM
+    /// checkpoint whose head is left out) gets a fresh one.
     pub fn load(dir: &Path, device: Device) -> Result<TaskModel<Self>, FinetuneError> {
         let config = AnyConfig::from_dir(dir)?;
         let (file, tensors) = read_weights(dir)?;
@@ -263,14 +294,13 @@ impl SpanExtractor {
                 let model = SpanExtractor::DistilBert(p.model);
                 (p.vs, model, AnyConfig::DistilBert(p.config), p.report)
             }
-            AnyConfig::Roberta(_) => {
-                return Err(ModelError::WrongModelType {
-                    dir: dir.to_path_buf(),
-                    message: "SQuAD takes a \"bert\" or \"distilbert\" model; RoBERTa \
-                              fine-tunes on GLUE only"
-                        .into(),
-                }
-                .into())
+            AnyConfig::Roberta(c) => {
+                let p = RobertaForQuestionAnswering::from_tensors(c, &tensors, &file, device)?;
+                let model = SpanExtractor::Roberta(p.model);
+                (p.vs, model, AnyConfig::Roberta(p.config), p.report)
+            }
+            gpt2 @ AnyConfig::Gpt2(_) => {
+                return Err(no_task_head(dir, &gpt2, "question answering"))
             }
         };
         let head = head_state(&report, &["qa_outputs"], None);
@@ -302,6 +332,8 @@ fn set_labels(config: &mut AnyConfig, labels: &[String]) {
         AnyConfig::Bert(c) => (&mut c.id2label, &mut c.num_labels, &mut c.extra),
         AnyConfig::DistilBert(c) => (&mut c.id2label, &mut c.num_labels, &mut c.extra),
         AnyConfig::Roberta(c) => (&mut c.id2label, &mut c.num_labels, &mut c.extra),
+        // No classifier to label: loading refuses it.
+        AnyConfig::Gpt2(_) => return,
     };
     *slot = Some(id2label);
     // `id2label` carries the count; a stale `num_labels` would contradict it.

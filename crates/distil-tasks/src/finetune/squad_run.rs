@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use distil_amp::InferenceModeGuard;
 use distil_core::nn::span_loss;
-use distil_data::load_tokenizer;
+use distil_core::CoreError;
+use distil_data::tokenizer::{load_tokenizer_file, tokenizer_file};
+use distil_data::TokenizerError;
 use serde_json::Value;
 use tch::Device;
 
@@ -24,8 +26,8 @@ use super::{Batching, RunSummary};
 use crate::batch::SegmentIds;
 use crate::output::write_json;
 use crate::squad::{
-    decode_answers, evaluate, DecodeConfig, FeatureLogits, QaBatch, SquadExample, SquadFeature,
-    SquadFeaturizer, SquadPredictions, SquadScores, SquadVersion,
+    decode_answers, evaluate, DecodeConfig, FeatureLogits, PairLayout, QaBatch, SquadExample,
+    SquadFeature, SquadFeatureConfig, SquadFeaturizer, SquadPredictions, SquadScores, SquadVersion,
 };
 use crate::TaskError;
 
@@ -208,6 +210,60 @@ fn load_reader(spec: &str, device: Device) -> Result<TaskModel<SpanExtractor>, F
     })
 }
 
+/// The featurizer for the model's `layout` with the tokenizer of `spec`. A tokenizer that
+/// cannot serve SQuAD (no `tokenizer.json`, offsets that do not locate its tokens, another
+/// family's layout) is an error naming its file.
+fn load_featurizer(
+    spec: &str,
+    layout: PairLayout,
+    features: &SquadFeatureConfig,
+) -> Result<SquadFeaturizer, FinetuneError> {
+    let path = match tokenizer_file(spec) {
+        Err(TokenizerError::Source(CoreError::MissingFile { dir, file })) => {
+            return Err(FinetuneError::SquadTokenizer {
+                path: dir.join(file),
+                reason: "no such file; SQuAD needs a fast tokenizer's tokenizer.json, whose \
+                         offsets map tokens back to the context (vocab.txt, or vocab.json and \
+                         merges.txt, give none)"
+                    .into(),
+            });
+        }
+        found => found?,
+    };
+    SquadFeaturizer::new(&load_tokenizer_file(&path)?, layout, features).map_err(|e| match e {
+        TaskError::Offsets(_) | TaskError::Layout { .. } | TaskError::MissingSpecialToken(_) => {
+            FinetuneError::SquadTokenizer {
+                path,
+                reason: e.to_string(),
+            }
+        }
+        other => other.into(),
+    })
+}
+
+/// An error unless the teacher takes question and context as the student does: both read
+/// the same windows.
+fn check_teacher_layout(
+    student: &TaskModel<SpanExtractor>,
+    teacher: Option<&TaskModel<SpanExtractor>>,
+) -> Result<(), FinetuneError> {
+    match teacher {
+        Some(teacher) if teacher.model.layout() != student.model.layout() => {
+            Err(FinetuneError::Teacher {
+                dir: teacher.dir.clone(),
+                reason: format!(
+                    "it is a {} model, which takes SQuAD windows as {}; the {} student takes {}",
+                    teacher.config.model_type(),
+                    teacher.model.layout().describe(),
+                    student.config.model_type(),
+                    student.model.layout().describe()
+                ),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Reads the data and logs what reading left out.
 fn load_splits(config: &SquadRunConfig, with_train: bool) -> Result<SquadSplits, FinetuneError> {
     let splits = config.data.load(config.version, with_train)?;
@@ -252,7 +308,8 @@ pub fn finetune_squad(
         options,
         |spec| load_reader(spec, device),
     )?;
-    let featurizer = SquadFeaturizer::new(&load_tokenizer(tokenizer_spec)?, &config.features)?;
+    check_teacher_layout(&student, teacher.as_ref())?;
+    let featurizer = load_featurizer(tokenizer_spec, student.model.layout(), &config.features)?;
     let data = SquadData::build(config.version, load_splits(config, true)?, &featurizer)?;
     // Saved once everything loaded: a run that failed to start leaves an empty folder.
     run.save_config(config)?;
@@ -288,7 +345,7 @@ pub fn eval_squad(config: &SquadRunConfig, device: Device) -> Result<RunSummary,
         tokenizer_spec,
         ..
     } = start_evaluation(run_spec(config, "eval"), |spec| load_reader(spec, device))?;
-    let featurizer = SquadFeaturizer::new(&load_tokenizer(tokenizer_spec)?, &config.features)?;
+    let featurizer = load_featurizer(tokenizer_spec, student.model.layout(), &config.features)?;
     let data = SquadData::build(config.version, load_splits(config, false)?, &featurizer)?;
     run.save_config(config)?;
     let objective = SquadFineTune::new(

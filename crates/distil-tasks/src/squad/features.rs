@@ -1,6 +1,7 @@
-//! SQuAD examples to model inputs: `[CLS] question [SEP] context window [SEP]`, with the
-//! context cut into overlapping windows, the training targets, and each token's
-//! max-context flag.
+//! SQuAD examples to model inputs: the question and one window of the context, laid out
+//! as the model family takes a pair ([`PairLayout`]: BERT's `[CLS] q [SEP] c [SEP]`,
+//! RoBERTa's `<s> q </s></s> c </s>`), with the context cut into overlapping windows, the
+//! training targets, and each token's max-context flag.
 
 use std::collections::HashMap;
 
@@ -9,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 use tokenizers::{Encoding, Tokenizer};
 
+use super::layout::{LayoutIds, PairLayout};
 use super::reader::SquadExample;
 use crate::batch::{special_token_id, EncodedText, EncoderBatch, SegmentIds};
 use crate::TaskError;
@@ -70,17 +72,25 @@ impl Default for SquadFeatureConfig {
 }
 
 impl SquadFeatureConfig {
+    /// Checks the settings against the layout with the fewest special tokens (BERT's three),
+    /// before the model is known; [`SquadFeaturizer::new`] checks them against the model's.
     pub fn validate(&self) -> Result<(), TaskError> {
-        // [CLS] question [SEP] ... [SEP] must leave room for at least one context token.
+        self.validate_for(PairLayout::BERT)
+    }
+
+    /// Checks the settings for windows laid out as `layout`.
+    pub fn validate_for(&self, layout: PairLayout) -> Result<(), TaskError> {
+        // The special tokens and a full-length question must leave room for context.
+        let specials = layout.special_tokens();
         let room = self
             .max_seq_length
-            .checked_sub(self.max_query_length + 3)
+            .checked_sub(self.max_query_length + specials)
             .filter(|room| *room > 0)
             .ok_or_else(|| TaskError::Config {
                 key: "max_seq_length",
                 reason: format!(
-                    "{} leaves no room for context after a {}-token question and 3 special \
-                     tokens",
+                    "{} leaves no room for context after a {}-token question and {specials} \
+                     special tokens",
                     self.max_seq_length, self.max_query_length
                 ),
             })?;
@@ -135,8 +145,8 @@ pub struct SquadFeature {
     /// Whether this window gives the token its largest context on both sides; only such
     /// tokens may start an answer.
     pub max_context: Vec<bool>,
-    /// Training targets: the first gold answer's first and last token, or 0 ([CLS]) for an
-    /// impossible question or an answer not wholly inside this window.
+    /// Training targets: the first gold answer's first and last token, or 0 (the start token,
+    /// `[CLS]` or `<s>`) for an impossible question or an answer not wholly inside this window.
     pub start_position: usize,
     pub end_position: usize,
 }
@@ -157,30 +167,42 @@ impl SquadFeature {
     }
 }
 
-/// Builds SQuAD features with a BERT tokenizer.
+/// Builds SQuAD features with a model family's tokenizer and layout.
 #[derive(Debug)]
 pub struct SquadFeaturizer {
     tokenizer: Tokenizer,
     config: SquadFeatureConfig,
-    cls: i64,
-    sep: i64,
+    layout: PairLayout,
+    ids: LayoutIds,
     pad: i64,
 }
 
 impl SquadFeaturizer {
-    pub fn new(tokenizer: &Tokenizer, config: &SquadFeatureConfig) -> Result<Self, TaskError> {
-        config.validate()?;
+    /// A featurizer that lays windows out as `layout` (the model's family) with `tokenizer`,
+    /// which must lay pairs out the same way and map its tokens back to the text through
+    /// offsets.
+    pub fn new(
+        tokenizer: &Tokenizer,
+        layout: PairLayout,
+        config: &SquadFeatureConfig,
+    ) -> Result<Self, TaskError> {
+        config.validate_for(layout)?;
         let mut tokenizer = tokenizer.clone();
         tokenizer
             .with_truncation(None)
             .map_err(|e| TaskError::Tokenizer(e.to_string()))?;
         tokenizer.with_padding(None);
+        layout.check_tokenizer(&tokenizer)?;
+        let probe = tokenizer
+            .encode(OFFSETS_PROBE, false)
+            .map_err(|e| TaskError::Tokenizer(e.to_string()))?;
+        check_offsets(OFFSETS_PROBE, probe.get_offsets())?;
         Ok(Self {
-            cls: special_token_id(&tokenizer, SpecialToken::Cls)?,
-            sep: special_token_id(&tokenizer, SpecialToken::Sep)?,
+            ids: LayoutIds::of(&tokenizer)?,
             pad: special_token_id(&tokenizer, SpecialToken::Pad)?,
             tokenizer,
             config: config.clone(),
+            layout,
         })
     }
 
@@ -202,7 +224,9 @@ impl SquadFeaturizer {
         let context_encodings = self.encode_all(contexts)?;
         let by_paragraph: HashMap<usize, &Encoding> =
             paragraph_ids.into_iter().zip(&context_encodings).collect();
-        let questions = self.encode_all(examples.iter().map(|e| e.question.as_str()).collect())?;
+        // As run_qa.py: leading spaces would become a byte-level `Ġ` on the first word.
+        let questions =
+            self.encode_all(examples.iter().map(|e| e.question.trim_start()).collect())?;
 
         let mut features = Vec::new();
         for (index, (example, question)) in examples.iter().zip(&questions).enumerate() {
@@ -229,24 +253,15 @@ impl SquadFeaturizer {
         let question_ids = &question.get_ids()[..question.len().min(self.config.max_query_length)];
         let doc_ids = context.get_ids();
         let doc_spans = context.get_offsets();
-        let room = self.config.max_seq_length - question_ids.len() - 3;
+        let room = self.config.max_seq_length - question_ids.len() - self.layout.special_tokens();
         let windows = self.config.windows(doc_ids.len(), room);
         let answer = answer_tokens(example, doc_spans);
-        let doc_offset = question_ids.len() + 2;
+        let doc_offset = self.layout.context_offset(question_ids.len());
 
         for (window_index, &(start, length)) in windows.iter().enumerate() {
-            let mut ids = Vec::with_capacity(doc_offset + length + 1);
-            ids.push(self.cls);
-            ids.extend(question_ids.iter().map(|&id| i64::from(id)));
-            ids.push(self.sep);
-            ids.extend(
-                doc_ids[start..start + length]
-                    .iter()
-                    .map(|&id| i64::from(id)),
-            );
-            ids.push(self.sep);
-            let mut token_type_ids = vec![0i64; doc_offset];
-            token_type_ids.resize(ids.len(), 1);
+            let text =
+                self.layout
+                    .assemble(self.ids, question_ids, &doc_ids[start..start + length]);
 
             let mut token_spans = vec![None; doc_offset];
             let mut max_context = vec![false; doc_offset];
@@ -265,10 +280,7 @@ impl SquadFeaturizer {
             };
             features.push(SquadFeature {
                 example: index,
-                text: EncodedText {
-                    input_ids: ids,
-                    token_type_ids,
-                },
+                text,
                 token_spans,
                 max_context,
                 start_position,
@@ -278,10 +290,43 @@ impl SquadFeaturizer {
     }
 }
 
+/// A short text whose tokens' offsets show whether a tokenizer maps tokens back to the text:
+/// words with and without a leading space, punctuation, and a multi-byte character.
+const OFFSETS_PROBE: &str = "Who won? The Broncos won, in 2016 at Santa Clara — café.";
+
+/// An error unless `offsets` locate the tokens of `text`: in bounds, on character
+/// boundaries, in order, and some of them non-empty. SQuAD answers are cut from the context
+/// through them; a tokenizer that reports none would give empty answers.
+fn check_offsets(text: &str, offsets: &[(usize, usize)]) -> Result<(), TaskError> {
+    let mut previous = 0;
+    for &(start, end) in offsets {
+        if start > end || end > text.len() || text.get(start..end).is_none() {
+            return Err(TaskError::Offsets(format!(
+                "span {start}..{end} is not a piece of the {}-byte text {text:?}",
+                text.len()
+            )));
+        }
+        if start < previous {
+            return Err(TaskError::Offsets(format!(
+                "span {start}..{end} starts before the previous token's start {previous}"
+            )));
+        }
+        previous = start;
+    }
+    if !text.trim().is_empty() && offsets.iter().all(|(start, end)| start == end) {
+        return Err(TaskError::Offsets(format!(
+            "no token of {text:?} has a non-empty span"
+        )));
+    }
+    Ok(())
+}
+
 /// The first gold answer's first and last context token: the first token ending after the
-/// answer starts and the last token starting before it ends. `None` for an impossible
-/// question, or when no token covers the answer (it is all whitespace or control
-/// characters, which the tokenizer drops).
+/// answer starts and the last token starting before it ends. When the answer starts or ends
+/// with a character that byte-level BPE splits over several tokens (each with the character's
+/// span), the target is the last of those at the start and the first at the end, as in
+/// run_qa.py. `None` for an impossible question, or when no token covers the answer (it is
+/// all whitespace or control characters, which the tokenizer drops).
 fn answer_tokens(example: &SquadExample, doc_spans: &[(usize, usize)]) -> Option<(usize, usize)> {
     if example.is_impossible {
         return None;
@@ -298,7 +343,25 @@ fn answer_tokens(example: &SquadExample, doc_spans: &[(usize, usize)]) -> Option
     let to = from + answer.text.len();
     let first = doc_spans.iter().position(|&(_, end)| end > from)?;
     let last = doc_spans.iter().rposition(|&(start, _)| start < to)?;
-    (first <= last).then_some((first, last))
+    if first > last {
+        return None;
+    }
+    let same_span = |a: usize, b: usize| doc_spans[a] == doc_spans[b];
+    let inner_first = (first..=last)
+        .take_while(|&i| same_span(i, first))
+        .last()
+        .unwrap_or(first);
+    let inner_last = (first..=last)
+        .rev()
+        .take_while(|&i| same_span(i, last))
+        .last()
+        .unwrap_or(last);
+    // An answer of one split character keeps all its pieces.
+    Some(if inner_first <= inner_last {
+        (inner_first, inner_last)
+    } else {
+        (first, last)
+    })
 }
 
 /// Whether window `current` gives context token `position` more context than any other
@@ -324,7 +387,7 @@ fn is_max_context(windows: &[(usize, usize)], current: usize, position: usize) -
 #[derive(Debug)]
 pub struct QaBatch {
     pub inputs: EncoderBatch,
-    /// `[batch]`, `Int64`: target token indices (0, the [CLS] token, for no answer).
+    /// `[batch]`, `Int64`: target token indices (0, the start token, for no answer).
     pub start_positions: Tensor,
     pub end_positions: Tensor,
 }
@@ -353,6 +416,7 @@ impl QaBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::squad::SquadAnswer;
 
     fn config(doc_stride: usize, mode: DocStrideMode) -> SquadFeatureConfig {
         SquadFeatureConfig {
@@ -406,6 +470,72 @@ mod tests {
         assert!(is_max_context(&windows, 1, 9));
     }
 
+    fn example(context: &str, answer: &str, char_start: usize) -> SquadExample {
+        SquadExample {
+            id: "q".into(),
+            question: "?".into(),
+            context: context.into(),
+            paragraph: 0,
+            answers: vec![SquadAnswer {
+                text: answer.into(),
+                char_start,
+            }],
+            is_impossible: false,
+        }
+    }
+
+    #[test]
+    fn split_characters_give_the_inner_pieces_as_targets() {
+        // "a £5 é": byte-level tokens `a`, `Ġ`, `Â`, `£` (both pieces of `£` span bytes
+        // 2..4), `5`, `Ġ`, `Ã`, `©` (`é`, bytes 6..8).
+        let context = "a £5 é";
+        let spans = [
+            (0, 1),
+            (2, 2),
+            (2, 4),
+            (2, 4),
+            (4, 5),
+            (6, 6),
+            (6, 8),
+            (6, 8),
+        ];
+        assert_eq!(
+            answer_tokens(&example(context, "£5 é", 2), &spans),
+            Some((3, 6))
+        );
+        assert_eq!(
+            answer_tokens(&example(context, "5", 3), &spans),
+            Some((4, 4))
+        );
+        // One split character alone keeps both its pieces.
+        assert_eq!(
+            answer_tokens(&example(context, "é", 5), &spans),
+            Some((6, 7))
+        );
+        // WordPiece spans never repeat: the outer tokens, as before.
+        let pieces = [(0, 1), (2, 4), (4, 5)];
+        assert_eq!(
+            answer_tokens(&example(context, "£5", 2), &pieces),
+            Some((1, 2))
+        );
+    }
+
+    #[test]
+    fn offsets_must_locate_tokens_in_the_text() {
+        let text = "Who won? café";
+        assert!(check_offsets(text, &[(0, 3), (4, 7), (7, 8), (9, 14), (14, 14)]).is_ok());
+        for (offsets, says) in [
+            (vec![(0, 0), (0, 0)], "non-empty"),
+            (vec![(0, 3), (9, 40)], "not a piece"),
+            // Byte 13 is inside `é`.
+            (vec![(9, 13)], "not a piece"),
+            (vec![(4, 7), (0, 3)], "before"),
+        ] {
+            let message = check_offsets(text, &offsets).unwrap_err().to_string();
+            assert!(message.contains(says), "{offsets:?}: {message}");
+        }
+    }
+
     #[test]
     fn invalid_configs_are_refused() {
         let overlap_too_long = SquadFeatureConfig {
@@ -420,5 +550,14 @@ mod tests {
         };
         assert!(no_room.validate().is_err());
         assert!(SquadFeatureConfig::default().validate().is_ok());
+        // RoBERTa's fourth special token takes the last context slot.
+        let one_slot = SquadFeatureConfig {
+            max_seq_length: 68,
+            doc_stride: 1,
+            doc_stride_mode: DocStrideMode::Step,
+            ..SquadFeatureConfig::default()
+        };
+        assert!(one_slot.validate_for(PairLayout::BERT).is_ok());
+        assert!(one_slot.validate_for(PairLayout::ROBERTA).is_err());
     }
 }

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use distil_core::config::InvalidKey;
-use distil_core::MaskedLanguageModel;
-use distil_data::{DataPosition, LoadedBatch, Manifest, MlmBatch, MlmLoader, Partition};
+use distil_core::LanguageModel;
+use distil_data::{BatchLoader, DataPosition, LmBatch, LoadedBatch, Manifest, Partition};
 use distil_distributed::DataParallel;
 use distil_models::AnyConfig;
 use distil_student::save_student;
@@ -268,7 +268,8 @@ impl Distiller {
     /// Trains to the end of the plan, or until Ctrl-C, then saves the student.
     pub fn run(mut self, options: &DistillOptions) -> Result<DistillOutcome, TrainError> {
         let position = self.data_position()?;
-        let mut loader = MlmLoader::open(&self.config.data, position.as_ref())?;
+        let objective = self.student.config.objective();
+        let mut loader = BatchLoader::open(&self.config.data, position.as_ref(), objective)?;
         self.position = position;
         let mut logger = match self.is_root() {
             true => Some(MetricsLogger::open(
@@ -372,7 +373,7 @@ impl Distiller {
     /// all-reduce per step, epoch-bounded runs only) to stop at the same step.
     fn next_step_batches(
         &self,
-        loader: &mut MlmLoader,
+        loader: &mut BatchLoader,
     ) -> Result<Option<Vec<LoadedBatch>>, TrainError> {
         let wanted = self.config.optimizer.grad_accumulation as usize;
         let mut batches = Vec::with_capacity(wanted);
@@ -406,12 +407,12 @@ impl Distiller {
     }
 
     /// One micro-batch through the step; its loss values join the window's device sums.
-    fn micro_batch(&self, batch: &MlmBatch, means: &mut RunningMeans) -> Result<(), TrainError> {
+    fn micro_batch(&self, batch: &LmBatch, means: &mut RunningMeans) -> Result<(), TrainError> {
         let models = StepModels {
             teacher: self
                 .teacher
                 .as_ref()
-                .map(|t| &t.model as &dyn MaskedLanguageModel),
+                .map(|t| &t.model as &dyn LanguageModel),
             student: &self.student.model,
         };
         let batch = DeviceBatch::new(batch, self.device);
@@ -554,6 +555,7 @@ fn distillation_loss(
         AnyConfig::Bert(c) => c.initializer_range,
         AnyConfig::DistilBert(c) => c.initializer_range,
         AnyConfig::Roberta(c) => c.initializer_range,
+        AnyConfig::Gpt2(c) => c.initializer_range,
     };
     let terms = loss.with_layer_terms(
         &config.loss,

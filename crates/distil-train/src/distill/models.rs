@@ -9,7 +9,8 @@ use distil_core::config::InvalidKey;
 use distil_core::nn::{read_weights, Pretrained};
 use distil_core::ModelSource;
 use distil_data::Manifest;
-use distil_models::{AnyConfig, AnyMaskedLm};
+use distil_gpt2::student_from_teacher as gpt2_student;
+use distil_models::{AnyConfig, AnyLanguageModel};
 use distil_roberta::student_from_teacher as roberta_student;
 use distil_student::init_student::student_from_teacher;
 use distil_student::{InitStudentError, StudentHead};
@@ -17,13 +18,14 @@ use distil_teacher::BertConfig;
 use tch::Device;
 
 use crate::config::{
-    check_compatibility, ModelDims, Precision, StudentInit, TeacherConfig, TrainingPrecision,
+    check_compatibility, check_objectives, ModelDims, Precision, StudentInit, TeacherConfig,
+    TrainingPrecision,
 };
 use crate::error::TrainError;
 use crate::DistillConfig;
 
-pub type Teacher = Pretrained<AnyMaskedLm, AnyConfig>;
-pub type Student = Pretrained<AnyMaskedLm, AnyConfig>;
+pub type Teacher = Pretrained<AnyLanguageModel, AnyConfig>;
+pub type Student = Pretrained<AnyLanguageModel, AnyConfig>;
 
 /// The teacher's local directory: the path itself, or the Hub snapshot holding its
 /// `config.json`, weights and tokenizer files (fetched when missing and allowed).
@@ -36,7 +38,7 @@ pub fn teacher_dir(source: &str) -> Result<PathBuf, TrainError> {
 /// the loss reads no teacher logits (`needs_logits` false: only hidden states are matched);
 /// otherwise it is refused with the way out.
 pub fn load_teacher(dir: &Path, device: Device, needs_logits: bool) -> Result<Teacher, TrainError> {
-    let (teacher, has_head) = AnyMaskedLm::from_pretrained_head_optional(dir, device)?;
+    let (teacher, has_head) = AnyLanguageModel::from_pretrained_head_optional(dir, device)?;
     if !has_head && needs_logits {
         return Err(TrainError::Incompatible(InvalidKey::new(
             "teacher.source",
@@ -100,12 +102,17 @@ pub fn build_student(
                 // DistilRoBERTa (the reference's scripts/extract.py): RoBERTa with fewer layers.
                 AnyConfig::Roberta(roberta) => {
                     check_teacher_layers(&layers, roberta.num_hidden_layers)?;
-                    AnyMaskedLm::from_roberta(roberta_student(
+                    AnyLanguageModel::from_roberta(roberta_student(
                         roberta,
                         &teacher.vs,
                         &layers,
                         device,
                     )?)
+                }
+                // DistilGPT2: GPT-2 with fewer blocks, from the same extract.py.
+                AnyConfig::Gpt2(gpt2) => {
+                    check_teacher_layers(&layers, gpt2.n_layer)?;
+                    AnyLanguageModel::from_gpt2(gpt2_student(gpt2, &teacher.vs, &layers, device)?)
                 }
                 _ => {
                     let bert = bert_teacher(Some(teacher), "student.init")?;
@@ -115,7 +122,7 @@ pub fn build_student(
                         },
                         false => StudentHead::Fresh,
                     };
-                    AnyMaskedLm::from_distilbert(
+                    AnyLanguageModel::from_distilbert(
                         student_from_teacher(bert, &teacher.vs, teacher_dir, &layers, head, device)
                             .map_err(teacher_layers_key)?,
                     )
@@ -133,7 +140,7 @@ pub fn build_student(
                 }
             };
             let vs = tch::nn::VarStore::new(device);
-            let model = AnyMaskedLm::new(vs.root(), &student_cfg);
+            let model = AnyLanguageModel::new(vs.root(), &student_cfg);
             Pretrained {
                 vs,
                 model,
@@ -150,18 +157,19 @@ pub fn build_student(
             };
             let student_cfg = AnyConfig::from_dir(dir)?;
             let (file, tensors) = read_weights(path)?;
-            AnyMaskedLm::from_tensors(student_cfg, &tensors, &file, device)?
+            AnyLanguageModel::from_tensors(student_cfg, &tensors, &file, device)?
         }
     };
     if cfg.freeze_position_embeddings {
         match &student.model {
-            AnyMaskedLm::DistilBert(model) => model.freeze_position_embeddings(&student.vs)?,
-            AnyMaskedLm::Roberta(model) => model.freeze_position_embeddings(&student.vs)?,
-            AnyMaskedLm::Bert(_) => {
+            AnyLanguageModel::DistilBert(model) => model.freeze_position_embeddings(&student.vs)?,
+            AnyLanguageModel::Roberta(model) => model.freeze_position_embeddings(&student.vs)?,
+            AnyLanguageModel::Gpt2(model) => model.freeze_position_embeddings(&student.vs)?,
+            AnyLanguageModel::Bert(_) => {
                 return Err(TrainError::Unsupported(InvalidKey::new(
                     "student.freeze_position_embeddings",
-                    "applies to DistilBERT and RoBERTa students; set it to false for a BERT \
-                     student",
+                    "applies to DistilBERT, RoBERTa and GPT-2 students; set it to false for a \
+                     BERT student",
                 )))
             }
         }
@@ -188,13 +196,7 @@ fn bert_teacher<'t>(teacher: Option<&'t Teacher>, key: &str) -> Result<&'t BertC
 
 /// Every listed layer exists in a teacher of `n_layers` layers.
 fn check_teacher_layers(layers: &[i64], n_layers: i64) -> Result<(), TrainError> {
-    match layers.iter().find(|&&l| !(0..n_layers).contains(&l)) {
-        Some(&layer) => Err(teacher_layers_key(InitStudentError::LayerOutOfRange {
-            layer,
-            n_layers,
-        })),
-        None => Ok(()),
-    }
+    distil_student::check_teacher_layers(layers, n_layers).map_err(teacher_layers_key)
 }
 
 /// A layer the teacher lacks is a mistake in `student.teacher_layers` (validation has already
@@ -236,6 +238,13 @@ pub fn model_dims(config: &AnyConfig) -> ModelDims {
             n_layers: c.num_hidden_layers,
             n_heads: c.num_attention_heads,
         },
+        AnyConfig::Gpt2(c) => ModelDims {
+            vocab_size: c.vocab_size,
+            hidden_size: c.n_embd,
+            max_position_embeddings: c.n_positions,
+            n_layers: c.n_layer,
+            n_heads: c.n_head,
+        },
     }
 }
 
@@ -247,6 +256,12 @@ pub fn check_models(
     student: &Student,
     manifest: &Manifest,
 ) -> Result<(), TrainError> {
+    check_objectives(
+        teacher.map(|t| t.config.objective()),
+        student.config.objective(),
+        &config.loss,
+    )
+    .map_err(TrainError::Incompatible)?;
     let student = model_dims(&student.config);
     let (model, teacher) = match teacher {
         Some(teacher) => {

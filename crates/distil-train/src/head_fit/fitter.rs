@@ -10,9 +10,9 @@ use std::time::Instant;
 use distil_core::checkpoint::{save_hf_dir, SaveOptions};
 use distil_core::config::InvalidKey;
 use distil_core::nn::Pretrained;
-use distil_core::MaskedLanguageModel;
-use distil_data::{DataConfig, Manifest, MlmBatch, MlmLoader};
-use distil_models::{AnyConfig, AnyMaskedLm};
+use distil_core::{LanguageModel, Objective};
+use distil_data::{BatchLoader, DataConfig, LmBatch, Manifest};
+use distil_models::{AnyConfig, AnyLanguageModel};
 use serde_json::{json, Value};
 use tch::{Device, Kind, Reduction, Tensor};
 
@@ -47,7 +47,7 @@ pub enum HeadFitOutcome {
 pub struct HeadFitter {
     config: HeadFitConfig,
     device: Device,
-    model: Pretrained<AnyMaskedLm, AnyConfig>,
+    model: Pretrained<AnyLanguageModel, AnyConfig>,
     source_dir: PathBuf,
     /// `config.json` of the source, written back with a masked-LM architecture.
     source_config: Value,
@@ -78,7 +78,17 @@ impl HeadFitter {
         let source_dir = teacher_dir(&config.teacher)?;
         tch::manual_seed(config.training.seed as i64);
         let (mut model, had_head) =
-            AnyMaskedLm::from_pretrained_head_optional(&source_dir, device)?;
+            AnyLanguageModel::from_pretrained_head_optional(&source_dir, device)?;
+        if model.config.objective() != Objective::MaskedLm {
+            return Err(TrainError::Unsupported(InvalidKey::new(
+                "teacher",
+                format!(
+                    "`{}` is a causal LM: its head is its token embeddings, always there and \
+                     trained with it, so there is no MLM head to fit",
+                    source_dir.display()
+                ),
+            )));
+        }
         check_shards(&model, &manifest, &config.data.shards)?;
         let baseline = UnigramBaseline::new(
             &manifest.token_counts(&config.data.shards)?,
@@ -143,14 +153,14 @@ impl HeadFitter {
         let training = self.config.training.clone();
         let schedule =
             LinearWarmupDecay::new(training.learning_rate, training.steps, training.warmup_prop);
-        let mut loader = MlmLoader::open(&self.config.data, None)?;
+        let mut loader = BatchLoader::open(&self.config.data, None, Objective::MaskedLm)?;
         let mut logger = MetricsLogger::open(
             &self.run.metrics_path(),
             Some(&self.run.tensorboard_dir()),
             None,
         )?;
         let progress = TrainProgress::new(training.steps, 0, quiet);
-        let model: &dyn MaskedLanguageModel = &self.model.model;
+        let model: &dyn LanguageModel = &self.model.model;
         let (mut loss_sum, mut tokens, mut window_steps) = (Tensor::from(0f64), 0i64, 0u64);
         let mut started = Instant::now();
         for step in 1..=training.steps {
@@ -162,7 +172,7 @@ impl HeadFitter {
             let batch = item?.batch;
             let (hidden, targets) = masked_hidden(model, &batch, self.device);
             let loss = model
-                .mlm_logits(&hidden, true)
+                .vocab_logits(&hidden, true)
                 .cross_entropy_loss::<Tensor>(&targets, None, Reduction::Mean, -100, 0.0);
             loss.backward();
             let grads = self.optimizer.grads();
@@ -231,14 +241,16 @@ impl HeadFitter {
 
     /// The first `eval.batches` batches of the held-out shards, in shard order with the
     /// masking seeded by `data.seed`: the same targets for every fit.
-    fn held_out_batches(&self) -> Result<Vec<MlmBatch>, TrainError> {
+    fn held_out_batches(&self) -> Result<Vec<LmBatch>, TrainError> {
         let data = DataConfig {
             shards: self.config.eval.shards.clone(),
             shuffle_buffer: 1,
             ..self.config.data.clone()
         };
         let mut batches = Vec::with_capacity(self.config.eval.batches);
-        for item in MlmLoader::open(&data, None)?.take(self.config.eval.batches) {
+        for item in
+            BatchLoader::open(&data, None, Objective::MaskedLm)?.take(self.config.eval.batches)
+        {
             let item = item?;
             if item.epoch > 0 {
                 break;
@@ -256,6 +268,7 @@ impl HeadFitter {
             AnyConfig::Bert(_) => "BertForMaskedLM",
             AnyConfig::DistilBert(_) => "DistilBertForMaskedLM",
             AnyConfig::Roberta(_) => "RobertaForMaskedLM",
+            AnyConfig::Gpt2(_) => "GPT2LMHeadModel",
         };
         config["architectures"] = json!([architecture]);
         let options = SaveOptions {
@@ -269,7 +282,7 @@ impl HeadFitter {
 
 /// The shards' ids and lengths must fit the encoder.
 fn check_shards(
-    model: &Pretrained<AnyMaskedLm, AnyConfig>,
+    model: &Pretrained<AnyLanguageModel, AnyConfig>,
     manifest: &Manifest,
     shards: &Path,
 ) -> Result<(), TrainError> {

@@ -2,8 +2,8 @@
 //! every target from the training shards' token frequencies, which any head that learnt
 //! something from the encoder beats.
 
-use distil_core::{EncoderInput, MaskedLanguageModel};
-use distil_data::{MlmBatch, IGNORE_LABEL};
+use distil_core::{EncoderInput, LanguageModel};
+use distil_data::{LmBatch, IGNORE_LABEL};
 use serde::Serialize;
 use tch::{Device, Kind, Reduction, Tensor};
 
@@ -98,8 +98,8 @@ impl UnigramBaseline {
 
 /// The head's and the unigram's scores on `batches`.
 pub fn score_head(
-    model: &dyn MaskedLanguageModel,
-    batches: &[MlmBatch],
+    model: &dyn LanguageModel,
+    batches: &[LmBatch],
     baseline: &UnigramBaseline,
     device: Device,
 ) -> (HeadScore, HeadScore) {
@@ -108,7 +108,7 @@ pub fn score_head(
     tch::no_grad(|| {
         for batch in batches {
             let (hidden, targets) = masked_hidden(model, batch, device);
-            head.add(&model.mlm_logits(&hidden, false), &targets);
+            head.add(&model.vocab_logits(&hidden, false), &targets);
             let n = targets.size()[0];
             let unigram_logits = unigram_log_probs.expand([n, -1], false);
             unigram.add(&unigram_logits, &targets);
@@ -120,8 +120,8 @@ pub fn score_head(
 /// The encoder's (eval-mode) hidden states at a batch's MLM targets, `[N, D]`, and the
 /// targets' ids `[N]`.
 pub(super) fn masked_hidden(
-    model: &dyn MaskedLanguageModel,
-    batch: &MlmBatch,
+    model: &dyn LanguageModel,
+    batch: &LmBatch,
     device: Device,
 ) -> (Tensor, Tensor) {
     let input_ids = batch.input_ids.to_device(device);

@@ -4,6 +4,25 @@
 
 use tch::{Reduction, Tensor};
 
+use super::mlm::cross_entropy_at_targets;
+use super::{LossContext, LossTerm};
+
+/// `L_clm` as a loss term. The batch's labels already hold each position's next token
+/// (`distil_data::next_token_rows`), so the cross-entropy at the target rows is
+/// [`causal_lm_loss`] over the full logits, with logits projected only at those rows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CausalLmLoss;
+
+impl LossTerm for CausalLmLoss {
+    fn name(&self) -> &'static str {
+        "loss_clm"
+    }
+
+    fn compute(&self, ctx: &mut LossContext<'_>) -> Tensor {
+        cross_entropy_at_targets(ctx)
+    }
+}
+
 /// The next-token cross-entropy of `logits` `[B, S, V]` (position `i` predicts token `i + 1`)
 /// against `input_ids` `[B, S]`, mean over the targets whose `attention_mask` is non-zero: a
 /// target counts when the token it predicts is real, whatever its context (the reference

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use distil_core::{AttentionProjections, EncoderOutput, MaskedLanguageModel};
+use distil_core::{AttentionProjections, EncoderOutput, LanguageModel};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
@@ -11,8 +11,8 @@ use super::rows::{as_f32, gather_rows, RowIndex, Rows};
 
 /// One batch's forward results, as the training loop hands them to the losses.
 pub struct LossInputs<'a> {
-    pub student: &'a dyn MaskedLanguageModel,
-    pub teacher: &'a dyn MaskedLanguageModel,
+    pub student: &'a dyn LanguageModel,
+    pub teacher: &'a dyn LanguageModel,
     pub student_out: &'a EncoderOutput,
     /// Computed under `no_grad`.
     pub teacher_out: &'a EncoderOutput,
@@ -29,7 +29,7 @@ pub struct LossInputs<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VocabProjection {
-    /// Only at the rows a loss reads (non-pad or MLM targets): no `[batch, seq, vocab]`
+    /// Only at the rows a loss reads (non-pad or prediction targets): no `[batch, seq, vocab]`
     /// tensor is ever made.
     #[default]
     Rows,
@@ -41,7 +41,7 @@ pub enum VocabProjection {
 
 /// The student's side of [`LossInputs`], for a run without a teacher (MLM term only).
 pub struct StudentInputs<'a> {
-    pub student: &'a dyn MaskedLanguageModel,
+    pub student: &'a dyn LanguageModel,
     pub student_out: &'a EncoderOutput,
     pub attention_mask: &'a Tensor,
     pub labels: &'a Tensor,
@@ -51,7 +51,7 @@ pub struct StudentInputs<'a> {
 
 /// The teacher and its output, when the run has one.
 struct TeacherInputs<'a> {
-    model: &'a dyn MaskedLanguageModel,
+    model: &'a dyn LanguageModel,
     out: &'a EncoderOutput,
 }
 
@@ -208,9 +208,9 @@ impl<'a> LossContext<'a> {
         if let Some(hit) = cache.get(&rows) {
             return hit.shallow_clone();
         }
-        // MLM targets are a subset of the non-pad rows: reuse those logits when present.
+        // Targets are a subset of the non-pad rows: reuse those logits when present.
         let logits = match (rows, cache.get(&Rows::NonPad)) {
-            (Rows::MlmTargets, Some(non_pad)) => {
+            (Rows::Targets, Some(non_pad)) => {
                 non_pad.index_select(0, self.inputs.rows.targets_in_non_pad())
             }
             _ => self.project(side, rows),
@@ -231,12 +231,12 @@ impl<'a> LossContext<'a> {
         match side {
             Side::Student => {
                 let hidden = gather_rows(self.inputs.student_out.last_hidden_state(), index);
-                as_f32(self.inputs.student.mlm_logits(&hidden, self.inputs.train))
+                as_f32(self.inputs.student.vocab_logits(&hidden, self.inputs.train))
             }
             Side::Teacher => tch::no_grad(|| {
                 let teacher = self.teacher();
                 let hidden = gather_rows(teacher.out.last_hidden_state(), index);
-                as_f32(teacher.model.mlm_logits(&hidden, false))
+                as_f32(teacher.model.vocab_logits(&hidden, false))
             }),
         }
     }
@@ -251,11 +251,11 @@ impl<'a> LossContext<'a> {
             Side::Student => as_f32(
                 self.inputs
                     .student
-                    .mlm_logits(&flat(self.inputs.student_out), self.inputs.train),
+                    .vocab_logits(&flat(self.inputs.student_out), self.inputs.train),
             ),
             Side::Teacher => tch::no_grad(|| {
                 let teacher = self.teacher();
-                as_f32(teacher.model.mlm_logits(&flat(teacher.out), false))
+                as_f32(teacher.model.vocab_logits(&flat(teacher.out), false))
             }),
         }
     }

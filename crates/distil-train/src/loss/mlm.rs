@@ -1,5 +1,6 @@
 //! `L_mlm`: cross-entropy of the student's raw logits at the MLM targets, mean over targets
-//! (`CrossEntropyLoss(ignore_index=-100)`).
+//! (`CrossEntropyLoss(ignore_index=-100)`). The causal term computes the same over next-token
+//! labels (see [`super::clm`]).
 
 use tch::{Reduction, Tensor};
 
@@ -14,11 +15,17 @@ impl LossTerm for MaskedLmLoss {
     }
 
     fn compute(&self, ctx: &mut LossContext<'_>) -> Tensor {
-        if ctx.count(Rows::MlmTargets) == 0 {
-            return ctx.zero_loss();
-        }
-        let logits = ctx.student_logits(Rows::MlmTargets);
-        let labels = ctx.labels(Rows::MlmTargets);
-        logits.cross_entropy_loss::<Tensor>(&labels, None, Reduction::Mean, -100, 0.0)
+        cross_entropy_at_targets(ctx)
     }
+}
+
+/// Mean cross-entropy of the student's logits against the labels at every target row; 0
+/// (with a gradient path) when the batch has none.
+pub(super) fn cross_entropy_at_targets(ctx: &mut LossContext<'_>) -> Tensor {
+    if ctx.count(Rows::Targets) == 0 {
+        return ctx.zero_loss();
+    }
+    let logits = ctx.student_logits(Rows::Targets);
+    let labels = ctx.labels(Rows::Targets);
+    logits.cross_entropy_loss::<Tensor>(&labels, None, Reduction::Mean, -100, 0.0)
 }

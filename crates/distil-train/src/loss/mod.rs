@@ -21,7 +21,7 @@ mod triple;
 
 pub use attention_kl::AttentionKlLoss;
 pub use attention_relations::AttentionRelationLoss;
-pub use clm::causal_lm_loss;
+pub use clm::{causal_lm_loss, CausalLmLoss};
 pub use context::{LossContext, LossInputs, StudentInputs, VocabProjection};
 pub use cosine::HiddenCosineLoss;
 pub use hidden_mse::HiddenMseLoss;

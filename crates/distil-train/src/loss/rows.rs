@@ -1,4 +1,4 @@
-//! The token rows a loss reads: every non-pad position, or only the MLM targets. Losses gather
+//! The token rows a loss reads: every non-pad position, or only the prediction targets. Losses gather
 //! these rows before the vocabulary projection, so logits are only computed where needed.
 
 use tch::{Device, Kind, Tensor};
@@ -8,16 +8,17 @@ use tch::{Device, Kind, Tensor};
 pub enum Rows {
     /// Every position whose attention mask is 1 (including [CLS] and [SEP]).
     NonPad,
-    /// Positions whose MLM label is not -100.
-    MlmTargets,
+    /// Positions whose label is not -100: the masked-LM targets, or for a causal LM every
+    /// position followed by a real token.
+    Targets,
 }
 
 /// Flat row indices into `[batch * seq]` for each [`Rows`] choice, in increasing order.
 #[derive(Debug)]
 pub struct RowIndex {
     non_pad: Tensor,
-    mlm_targets: Tensor,
-    /// Where each MLM target sits among the non-pad rows, so target logits can be taken from
+    targets: Tensor,
+    /// Where each target sits among the non-pad rows, so target logits can be taken from
     /// non-pad logits instead of projecting twice.
     targets_in_non_pad: Tensor,
 }
@@ -32,7 +33,7 @@ impl RowIndex {
         let targets_among_non_pad = targets.masked_select(&pad_free);
         Self {
             non_pad: rows(&pad_free),
-            mlm_targets: rows(&targets),
+            targets: rows(&targets),
             targets_in_non_pad: rows(&targets_among_non_pad),
         }
     }
@@ -40,7 +41,7 @@ impl RowIndex {
     pub fn get(&self, rows: Rows) -> &Tensor {
         match rows {
             Rows::NonPad => &self.non_pad,
-            Rows::MlmTargets => &self.mlm_targets,
+            Rows::Targets => &self.targets,
         }
     }
 

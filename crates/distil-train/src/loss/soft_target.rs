@@ -8,7 +8,7 @@ use super::{LossContext, LossTerm, Rows};
 #[derive(Debug, Clone)]
 pub struct SoftTargetLoss {
     pub temperature: f64,
-    /// `Rows::NonPad` for the recipe, `Rows::MlmTargets` with `restrict_ce_to_mask`.
+    /// `Rows::NonPad` for the recipe, `Rows::Targets` with `restrict_ce_to_mask`.
     pub rows: Rows,
 }
 

@@ -6,15 +6,16 @@ use tch::nn;
 use tch::Tensor;
 
 use super::{
-    AttentionKlLoss, AttentionRelationLoss, HiddenCosineLoss, HiddenMseLoss, LogitMseLoss,
-    LossContext, LossTerm, MaskedLmLoss, ModelNeeds, Rows, SoftTargetLoss,
+    AttentionKlLoss, AttentionRelationLoss, CausalLmLoss, HiddenCosineLoss, HiddenMseLoss,
+    LogitMseLoss, LossContext, LossTerm, MaskedLmLoss, ModelNeeds, Rows, SoftTargetLoss,
 };
 use crate::config::{LossConfig, ModelDims};
 
 /// Where the hidden-state projections live in the student's store (left out of exports).
 const HIDDEN_PROJECTIONS: &str = "hidden_projection";
 
-/// `alpha_ce * L_ce + alpha_mlm * L_mlm + alpha_cos * L_cos + alpha_mse * L_mse`, plus any
+/// `alpha_ce * L_ce + alpha_mlm * L_mlm + alpha_clm * L_clm + alpha_cos * L_cos +
+/// alpha_mse * L_mse`, plus any
 /// further terms added with [`TripleLoss::with_term`]. Terms with weight 0 are not computed.
 pub struct TripleLoss {
     terms: Vec<(f64, Box<dyn LossTerm>)>,
@@ -40,7 +41,7 @@ impl LossOutput {
 impl TripleLoss {
     pub fn from_config(cfg: &LossConfig) -> Self {
         let kd_rows = if cfg.restrict_ce_to_mask {
-            Rows::MlmTargets
+            Rows::Targets
         } else {
             Rows::NonPad
         };
@@ -56,6 +57,7 @@ impl TripleLoss {
             )
             .with_term(cfg.alpha_mse, LogitMseLoss { rows: kd_rows })
             .with_term(cfg.alpha_mlm, MaskedLmLoss)
+            .with_term(cfg.alpha_clm, CausalLmLoss)
             .with_term(cfg.alpha_cos, HiddenCosineLoss)
     }
 

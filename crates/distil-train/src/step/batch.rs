@@ -1,7 +1,7 @@
 //! A masked-LM batch moved to the models' device, with the loss rows built from its CPU
 //! tensors (`nonzero` on a GPU tensor would wait for the GPU).
 
-use distil_data::MlmBatch;
+use distil_data::LmBatch;
 use tch::{Device, Tensor};
 
 use crate::loss::RowIndex;
@@ -17,7 +17,7 @@ pub struct DeviceBatch {
 }
 
 impl DeviceBatch {
-    pub fn new(batch: &MlmBatch, device: Device) -> Self {
+    pub fn new(batch: &LmBatch, device: Device) -> Self {
         Self {
             input_ids: batch.input_ids.to_device(device),
             attention_mask: batch.attention_mask.to_device(device),

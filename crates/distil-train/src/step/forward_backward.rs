@@ -9,7 +9,7 @@
 //! encoder runs outside it: its weights are already stored in the reduced dtype.
 
 use distil_amp::{AmpError, AutocastGuard};
-use distil_core::MaskedLanguageModel;
+use distil_core::LanguageModel;
 use tch::Tensor;
 
 use super::{DeviceBatch, DistillStep};
@@ -20,8 +20,8 @@ use crate::rng::seed_micro_batch;
 /// alone) and the trained student.
 #[derive(Clone, Copy)]
 pub struct StepModels<'m> {
-    pub teacher: Option<&'m dyn MaskedLanguageModel>,
-    pub student: &'m dyn MaskedLanguageModel,
+    pub teacher: Option<&'m dyn LanguageModel>,
+    pub student: &'m dyn LanguageModel,
 }
 
 impl DistillStep {

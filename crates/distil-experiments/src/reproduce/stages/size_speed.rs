@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
-use distil_models::AnyMaskedLm;
+use distil_models::AnyLanguageModel;
 use distil_tasks::{EncoderBatch, SegmentIds};
 use serde_json::json;
 use tch::Device;
@@ -90,7 +90,7 @@ fn time_cpu_pass(
         tch::set_num_threads(n);
     }
     // A teacher without an MLM head (a bare encoder) times the same: the pass reads the encoder.
-    let (model, _) = AnyMaskedLm::from_pretrained_head_optional(dir, Device::Cpu)
+    let (model, _) = AnyLanguageModel::from_pretrained_head_optional(dir, Device::Cpu)
         .with_context(|| format!("loading {}", dir.display()))?;
     let run = time_pass("reproduce", &model.model, batches, 1, WARMUP)?;
     Ok((run.seconds, run.pairs))
@@ -99,7 +99,7 @@ fn time_cpu_pass(
 /// Parameters of the encoder (embeddings and layers), leaving out the MLM head, as the
 /// paper's 110M and 66M count them.
 fn encoder_parameters(dir: &Path) -> anyhow::Result<u64> {
-    let (model, _) = AnyMaskedLm::from_pretrained_head_optional(dir, Device::Cpu)
+    let (model, _) = AnyLanguageModel::from_pretrained_head_optional(dir, Device::Cpu)
         .with_context(|| format!("loading {}", dir.display()))?;
     Ok(model
         .vs
