@@ -368,7 +368,7 @@ impl BatchStream {
         }
     }
 
-    /// The next masked batch. At the end of an epoch the stream moves on to the next one, so
+    /// The next batch with its targets. At the end of an epoch the stream moves on to the next one, so
     /// the position after an epoch's last batch is the start of the following epoch.
     pub fn next_batch(&mut self) -> Result<StreamItem, DataError> {
         let rows = match self.next_rows()? {

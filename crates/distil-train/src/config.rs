@@ -56,7 +56,7 @@ impl DistillConfig {
         self.distributed.validate().map_err(distributed_key)
     }
 
-    /// `teacher.source: none` trains the student on the MLM loss alone (pretraining from
+    /// `teacher.source: none` trains the student on its LM loss alone (pretraining from
     /// scratch): nothing may read a teacher.
     fn validate_without_teacher(&self) -> Result<(), InvalidKey> {
         for (key, alpha) in self.loss.teacher_terms() {
@@ -147,7 +147,7 @@ impl TrainingPrecision {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "String", into = "String")]
 pub enum TeacherSource {
-    /// `none`: no teacher; the student trains on the MLM loss alone.
+    /// `none`: no teacher; the student trains on its LM loss (MLM or CLM) alone.
     None,
     /// A local HF directory or a Hub id (`bert-base-uncased`).
     Model(String),
@@ -181,7 +181,7 @@ impl From<TeacherSource> for String {
 #[serde(deny_unknown_fields, default)]
 pub struct TeacherConfig {
     /// A local HF directory or a Hub id (`bert-base-uncased`), or `none` to train the
-    /// student on the MLM loss alone.
+    /// student on its LM loss alone.
     pub source: TeacherSource,
     /// The teacher runs without gradients, so bf16 halves its memory at little cost.
     pub dtype: Precision,

@@ -1,7 +1,7 @@
 //! The distillation loop (the reference's `Distiller.train`): `grad_accumulation` micro-batches
 //! through the [`DistillStep`] (teacher and student forward, losses, backward), then its
 //! optimizer step at the scheduled learning rate, logging and checkpoints. With
-//! `teacher.source: none` the same loop pretrains the student on the MLM loss alone. Loss
+//! `teacher.source: none` the same loop pretrains the student on its LM loss alone. Loss
 //! values stay on the device until a log step; checkpoints sit on optimizer-step boundaries
 //! with the data position and the micro-step that re-seeds dropout, so a resumed run computes
 //! exactly what the uninterrupted one would have.
@@ -86,7 +86,7 @@ pub enum DistillOutcome {
 pub struct Distiller {
     config: DistillConfig,
     device: Device,
-    /// `None` for MLM-only pretraining.
+    /// `None` for pretraining without a teacher.
     teacher: Option<Teacher>,
     /// Where the saved student's tokenizer files come from: the teacher's directory, or
     /// `student.config`'s without a teacher.

@@ -1,7 +1,8 @@
-//! The two models of a distillation run: the frozen teacher (any BERT-style masked LM, from a
-//! local directory or a Hub id; absent for MLM-only pretraining) and the trainable student (a
-//! DistilBERT, or any masked LM its config names), initialised from teacher layers, a config or
-//! a checkpoint, then checked against the teacher and the shards.
+//! The two models of a distillation run: the frozen teacher (a BERT, RoBERTa or GPT-2 language
+//! model, from a local directory or a Hub id; absent for pretraining without one) and the
+//! trainable student (a DistilBERT, DistilRoBERTa or DistilGPT2 from teacher layers, or any
+//! language model its config or checkpoint names), then checked against the teacher and the
+//! shards.
 
 use std::path::{Path, PathBuf};
 

@@ -39,7 +39,7 @@ pub enum VocabProjection {
     FullSequence,
 }
 
-/// The student's side of [`LossInputs`], for a run without a teacher (MLM term only).
+/// The student's side of [`LossInputs`], for a run without a teacher (its LM term only).
 pub struct StudentInputs<'a> {
     pub student: &'a dyn LanguageModel,
     pub student_out: &'a EncoderOutput,
@@ -97,7 +97,7 @@ impl<'a> LossContext<'a> {
         ctx
     }
 
-    /// A context for the student alone: only terms that read no teacher (the MLM term) may
+    /// A context for the student alone: only terms that read no teacher (the MLM or CLM term) may
     /// run on it, which `DistillConfig::validate` guarantees for a run without a teacher.
     pub fn without_teacher(inputs: StudentInputs<'a>) -> Self {
         Self {

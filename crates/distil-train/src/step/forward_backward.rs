@@ -1,6 +1,6 @@
-//! One micro-batch of the step: both forwards on the same masked input, the weighted loss,
-//! backward of `loss / grad_accumulation` (scaled under fp16). Gradients accumulate in the
-//! student until [`DistillStep::optimizer_step`].
+//! One micro-batch of the step: both forwards on the same input (masked for a masked LM), the
+//! weighted loss, backward of `loss / grad_accumulation` (scaled under fp16). Gradients
+//! accumulate in the student until [`DistillStep::optimizer_step`].
 //!
 //! Under mixed precision the student's forward and the losses run inside an autocast region,
 //! as `torch.autocast` is used: matmuls in bf16 (or fp16) from the fp32 master weights, the
@@ -16,7 +16,7 @@ use super::{DeviceBatch, DistillStep};
 use crate::loss::{EncoderNeeds, LossContext, LossInputs, LossOutput, StudentInputs};
 use crate::rng::seed_micro_batch;
 
-/// The models a step runs: the frozen teacher (`None` pretrains the student on the MLM loss
+/// The models a step runs: the frozen teacher (`None` pretrains the student on its LM loss
 /// alone) and the trained student.
 #[derive(Clone, Copy)]
 pub struct StepModels<'m> {
