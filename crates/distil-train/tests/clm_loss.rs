@@ -5,11 +5,13 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on bad fixtures
 
+mod common;
+
 use std::collections::HashMap;
 
+use common::reference_fixture;
 use distil_core::{EncoderInput, EncoderOutput, LanguageModel};
 use distil_data::next_token_rows;
-use distil_testkit::{fixture, read_json};
 use distil_train::loss::{causal_lm_loss, CausalLmLoss, StudentInputs};
 use distil_train::{LossContext, LossTerm, RowIndex};
 use tch::{Device, Kind, Tensor};
@@ -17,12 +19,7 @@ use tch::{Device, Kind, Tensor};
 const RELATIVE_TOL: f64 = 1e-6;
 
 fn reference() -> (HashMap<String, Tensor>, serde_json::Value) {
-    let dir = fixture("losses");
-    let tensors = Tensor::read_safetensors(dir.join("clm_loss.safetensors"))
-        .unwrap()
-        .into_iter()
-        .collect();
-    (tensors, read_json(&dir.join("clm_loss.json")))
+    reference_fixture("clm_loss")
 }
 
 fn relative_diff(got: &Tensor, want: &Tensor) -> f64 {

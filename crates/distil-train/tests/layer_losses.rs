@@ -5,10 +5,12 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on bad fixtures
 
+mod common;
+
 use std::collections::HashMap;
 
+use common::reference_fixture;
 use distil_core::{AttentionProjections, EncoderInput, EncoderOutput, LanguageModel};
-use distil_testkit::{fixture, read_json};
 use distil_train::{LossConfig, LossContext, LossInputs, ModelDims, RowIndex, TripleLoss};
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
@@ -38,12 +40,7 @@ struct Fixture {
 
 impl Fixture {
     fn load() -> Self {
-        let dir = fixture("losses");
-        let tensors = Tensor::read_safetensors(dir.join("layer_losses.safetensors"))
-            .unwrap()
-            .into_iter()
-            .collect();
-        let scalars = read_json(&dir.join("layer_losses.json"));
+        let (tensors, scalars) = reference_fixture("layer_losses");
         Self { tensors, scalars }
     }
 

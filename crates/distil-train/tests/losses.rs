@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::loss_fixture;
+use common::reference_fixture;
 
 use distil_core::{EncoderInput, EncoderOutput, LanguageModel};
 use distil_train::loss::{soft_target_kl, HiddenCosineLoss, LogitMseLoss, MaskedLmLoss};
@@ -49,7 +49,7 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let (tensors, scalars) = loss_fixture();
+    let (tensors, scalars) = reference_fixture("losses");
     Fixture { tensors, scalars }
 }
 

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::loss_fixture;
+use common::reference_fixture;
 
 use distil_train::optim::reference_total_steps;
 use distil_train::{AdamW, AdamWConfig, GradAccumulation, LinearWarmupDecay, LossScaler};
@@ -31,7 +31,7 @@ fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
 
 #[test]
 fn adamw_matches_torch_for_several_steps_with_decay_on_matrices_only() {
-    let (t, s) = loss_fixture();
+    let (t, s) = reference_fixture("losses");
     let cfg = AdamWConfig {
         betas: (
             s["adamw_betas"][0].as_f64().unwrap(),

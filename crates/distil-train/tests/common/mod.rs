@@ -1,5 +1,5 @@
 //! The reference values of the loss and optimizer tests (`data/fixtures/losses`, written by
-//! scripts/make_loss_fixtures.py).
+//! scripts/make_loss_fixtures.py, make_clm_loss_fixture.py and make_layer_loss_fixtures.py).
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on bad fixtures
 
@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use distil_testkit::{fixture, read_json};
 use tch::Tensor;
 
-/// The fixture's tensors by name, and its scalars (`losses.json`).
-pub fn loss_fixture() -> (HashMap<String, Tensor>, serde_json::Value) {
+/// `data/fixtures/losses/<stem>.safetensors` by name, and the scalars of `<stem>.json`.
+pub fn reference_fixture(stem: &str) -> (HashMap<String, Tensor>, serde_json::Value) {
     let dir = fixture("losses");
-    let tensors = Tensor::read_safetensors(dir.join("losses.safetensors"))
+    let tensors = Tensor::read_safetensors(dir.join(format!("{stem}.safetensors")))
         .unwrap()
         .into_iter()
         .collect();
-    (tensors, read_json(&dir.join("losses.json")))
+    (tensors, read_json(&dir.join(format!("{stem}.json"))))
 }
