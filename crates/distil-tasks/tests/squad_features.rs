@@ -5,8 +5,11 @@
 // Test helpers unwrap like the tests they serve.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::{perfect_logits, shipped_squad};
 use distil_data::load_tokenizer;
 use distil_tasks::squad::{
     decode_answers, evaluate, normalize_answer, read_squad, BadAnswerPolicy, DecodeConfig,
@@ -14,12 +17,7 @@ use distil_tasks::squad::{
     SquadFeatureConfig, SquadFeaturizer, SquadVersion,
 };
 use distil_tasks::{SegmentIds, TaskError};
-use distil_testkit::{repo_path, vocab_dir};
-
-fn shipped_squad() -> SquadDataset {
-    let path = repo_path("data/squad/dev-v2.0-first5articles.json");
-    read_squad(&path, BadAnswerPolicy::Error).unwrap()
-}
+use distil_testkit::vocab_dir;
 
 fn featurizer(config: &SquadFeatureConfig) -> SquadFeaturizer {
     let tokenizer = load_tokenizer(vocab_dir().to_str().unwrap()).unwrap();
@@ -193,20 +191,6 @@ fn overlap_and_step_modes_give_their_documented_window_spacing() {
             }
         }
     }
-}
-
-/// Logits that put all weight on each window's training target.
-fn perfect_logits(features: &[SquadFeature]) -> Vec<FeatureLogits> {
-    features
-        .iter()
-        .map(|f| {
-            let mut start = vec![0.0; f.text.len()];
-            let mut end = vec![0.0; f.text.len()];
-            start[f.start_position] = 10.0;
-            end[f.end_position] = 10.0;
-            FeatureLogits { start, end }
-        })
-        .collect()
 }
 
 #[test]

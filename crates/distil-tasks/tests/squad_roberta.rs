@@ -6,23 +6,20 @@
 // Test helpers unwrap like the tests they serve.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::Path;
 
+use common::{perfect_logits, shipped_squad};
 use distil_data::load_tokenizer;
 use distil_tasks::squad::{
-    decode_answers, evaluate, read_squad, BadAnswerPolicy, DecodeConfig, DocStrideMode,
-    FeatureLogits, PairLayout, QaBatch, SquadDataset, SquadExample, SquadFeature,
-    SquadFeatureConfig, SquadFeaturizer, SquadVersion,
+    decode_answers, evaluate, DecodeConfig, DocStrideMode, PairLayout, QaBatch, SquadDataset,
+    SquadExample, SquadFeature, SquadFeatureConfig, SquadFeaturizer, SquadVersion,
 };
 use distil_tasks::{SegmentIds, TaskError};
-use distil_testkit::{fixture_arg, repo_path, vocab_dir};
+use distil_testkit::{fixture_arg, vocab_dir};
 use serde_json::Value;
 use tokenizers::Tokenizer;
-
-fn shipped_squad() -> SquadDataset {
-    let path = repo_path("data/squad/dev-v2.0-first5articles.json");
-    read_squad(&path, BadAnswerPolicy::Error).unwrap()
-}
 
 fn roberta_tokenizer() -> Tokenizer {
     load_tokenizer(&fixture_arg("roberta-mlm")).unwrap()
@@ -203,20 +200,6 @@ fn windows_open_with_s_and_close_each_segment_with_end_tokens() {
         let question: Vec<i64> = question.get_ids().iter().map(|&i| i64::from(i)).collect();
         assert_eq!(&ids[1..first_context - 2], question.as_slice());
     }
-}
-
-/// Logits that put all weight on each window's training target.
-fn perfect_logits(features: &[SquadFeature]) -> Vec<FeatureLogits> {
-    features
-        .iter()
-        .map(|f| {
-            let mut start = vec![0.0; f.text.len()];
-            let mut end = vec![0.0; f.text.len()];
-            start[f.start_position] = 10.0;
-            end[f.end_position] = 10.0;
-            FeatureLogits { start, end }
-        })
-        .collect()
 }
 
 /// The answerable question whose first gold answer ends inside a token: "gold rush" of
