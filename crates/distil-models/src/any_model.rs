@@ -320,7 +320,7 @@ impl AnyModel {
     ) -> Result<Pretrained<Self, AnyConfig>, ModelError> {
         let config = AnyConfig::from_dir(dir)?;
         let (file, tensors) = read_weights_of(&config, dir)?;
-        if has_head(&config, &tensors) {
+        if has_mlm_head(&tensors) {
             let loaded = AnyLanguageModel::from_tensors(config, &tensors, &file, device)?;
             return Ok(wrap(
                 loaded,
@@ -344,7 +344,7 @@ impl AnyModel {
                 AnyModel::Roberta,
                 AnyConfig::Roberta,
             ),
-            // Unreached (a GPT-2 always has its head), but loading it whole is right anyway.
+            // A GPT-2's head is its token embeddings: it always loads with them.
             AnyConfig::Gpt2(c) => wrap(
                 Gpt2LMHeadModel::from_tensors(c, &tensors, &file, device)?,
                 |m| AnyModel::LanguageModel(Box::new(AnyLanguageModel::Gpt2(m))),

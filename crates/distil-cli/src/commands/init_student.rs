@@ -81,7 +81,10 @@ fn build(args: &InitStudentArgs) -> anyhow::Result<Pretrained<AnyLanguageModel, 
             distil_gpt2::student_from_teacher(c, &teacher.vs, &args.layers, Device::Cpu)
                 .map(AnyLanguageModel::from_gpt2)
         }
-        other => bail!("a {} teacher is not handled here", other.model_type()),
+        other => bail!(
+            "the teacher is a {}: init-student takes a BERT, RoBERTa or GPT-2 teacher",
+            other.model_type()
+        ),
     };
     Ok(student?)
 }
