@@ -78,17 +78,20 @@ pub enum Command {
     /// Rewrite a checkpoint directory as a clean Hugging Face directory (config.json,
     /// model.safetensors with canonical names, tokenizer files).
     Export(crate::commands::export::ExportArgs),
-    /// Distil a teacher into a DistilBERT student from a YAML run config (triple loss, exact
-    /// resume, TensorBoard and JSONL logs, HF export of the student).
+    /// Distil a teacher (BERT, RoBERTa or GPT-2) into a smaller student from a YAML run config
+    /// (triple loss, exact resume, TensorBoard and JSONL logs, HF export of the student).
     Distill(crate::commands::distill::DistillArgs),
-    /// Initialise a DistilBERT student from chosen layers of a BERT teacher (HF directory).
+    /// Initialise a student from chosen layers of a teacher: DistilBERT from BERT, DistilRoBERTa
+    /// from RoBERTa, DistilGPT2 from GPT-2 (HF directories).
     InitStudent(crate::commands::init_student::InitStudentArgs),
     /// Fit an MLM head on a frozen encoder saved without one (a bare BertModel such as
     /// all-MiniLM-L6-v2), scored on held-out shards beside the unigram baseline.
     FitHead(crate::commands::fit_head::FitHeadArgs),
-    /// Print the most likely tokens, with probabilities, for each [MASK] of a text.
+    /// Print the most likely tokens, with probabilities, for each mask token of a text (masked
+    /// LMs).
     FillMask(crate::commands::fill_mask::FillMaskArgs),
-    /// Write each input line's last hidden state, pooled vector and MLM logits to safetensors.
+    /// Write each input line's last hidden state, pooled vector and vocabulary logits to
+    /// safetensors.
     Encode(crate::commands::encode::EncodeArgs),
     /// Fine-tune on GLUE or SQuAD (optionally distilling from a fine-tuned teacher).
     #[command(subcommand)]
