@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: installs libtorch when absent, then formatting, lints
-# and every test of the workspace.
+# The whole test suite, as CI runs it: sets up what is missing (scripts/setup.sh), then
+# formatting, lints and every test of the workspace.
 #   DISTIL_VENV        torch virtualenv (default ~/.cache/distil/venv; created when absent)
 #   CARGO_TARGET_DIR   build cache (default ~/.cache/distil/target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-eval "$(scripts/setup-libtorch.sh --print-env)"
+eval "$(scripts/setup.sh --print-env)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/distil/target}"
 export HF_HUB_OFFLINE=1
 
@@ -16,13 +16,6 @@ cargo fmt --all --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "cargo check -p distil-distributed --features nccl"
-# The torch wheel ships nccl.h and the CUDA runtime headers, but not the crt/ headers nor CCCL's
-# nv/target that cuda_runtime.h includes: the header wheels of the same CUDA release add them.
-if ! "$DISTIL_VENV/bin/python" -c 'from importlib.metadata import version
-for p in ("nvidia-cuda-crt", "nvidia-cuda-cccl"): version(p)' 2>/dev/null; then
-  cuda=$("$DISTIL_VENV/bin/python" -c 'import torch; print(torch.version.cuda)' 2>/dev/null)
-  "$DISTIL_VENV/bin/pip" install --quiet "nvidia-cuda-crt==$cuda.*" "nvidia-cuda-cccl==$cuda.*"
-fi
 cargo check -p distil-distributed --features nccl --quiet
 step "cargo test --workspace"
 cargo test --workspace --no-fail-fast 2>&1 | tee "${CARGO_TARGET_DIR}/last-test.log"

@@ -30,6 +30,7 @@ fn main() {
     let has_c10_cuda = lib.join("libc10_cuda.so").is_file();
     let with_cuda = has_c10_cuda && !cuda_headers.is_empty();
     if with_cuda {
+        require_included_headers(&cuda_headers);
         build.define("DISTIL_AMP_CUDA", None);
         for dir in &cuda_headers {
             build.include(dir);
@@ -41,10 +42,41 @@ fn main() {
         );
     }
     build.compile("distil_amp_shim");
+    // For `distil env`: the header folders this build compiled the CUDA path against.
+    let found: Vec<String> = if with_cuda {
+        cuda_headers.iter().map(|d| d.display().to_string()).collect()
+    } else {
+        Vec::new()
+    };
+    println!("cargo:rustc-env=DISTIL_AMP_CUDA_HEADERS={}", found.join(";"));
     if with_cuda {
         // After the static shim, so that the linker resolves its references.
         println!("cargo:rustc-link-search=native={}", lib.display());
         println!("cargo:rustc-link-lib=dylib=c10_cuda");
+    }
+}
+
+/// `cuda_runtime.h` includes `crt/host_config.h` and `nv/target`, which the torch wheel does not
+/// ship: the header wheels of the same CUDA release do. Without them the C++ compiler fails deep
+/// in the CUDA headers, so say here which package is missing and how to install it.
+fn require_included_headers(cuda_headers: &[PathBuf]) {
+    let wanted = [
+        ("crt/host_config.h", "nvidia-cuda-crt"),
+        ("nv/target", "nvidia-cuda-cccl"),
+    ];
+    let missing: Vec<String> = wanted
+        .iter()
+        .filter(|(header, _)| !cuda_headers.iter().any(|dir| dir.join(header).exists()))
+        .map(|(header, package)| format!("{header} (package {package})"))
+        .collect();
+    if !missing.is_empty() {
+        panic!(
+            "distil-amp: the CUDA runtime headers in {} need {}, which are not installed: run \
+             `scripts/setup.sh` (it installs the header wheels of torch's CUDA release), or set \
+             CUDA_HOME to a CUDA toolkit",
+            cuda_headers[0].display(),
+            missing.join(" and ")
+        );
     }
 }
 

@@ -20,7 +20,7 @@ fn main() {
     if !gloo.join("gloo").join("context.h").is_file() {
         panic!(
             "the Gloo headers are missing ({}/gloo/context.h): install them with \
-             `apt-get install -y libgloo-dev` (scripts/setup-gloo.sh does it) or point \
+             `apt-get install -y libgloo-dev` (scripts/setup.sh does it) or point \
              GLOO_INCLUDE_DIR at a directory holding gloo/",
             gloo.display()
         );
@@ -51,6 +51,8 @@ fn main() {
         }
     }
     build.compile("distil_c10d_shim");
+    // For `distil env`: where this build found Gloo's headers.
+    println!("cargo:rustc-env=DISTIL_GLOO_INCLUDE_DIR={}", gloo.display());
 }
 
 /// CUDA and NCCL headers: `$CUDA_HOME/include`, else the `nvidia-*` wheels next to torch.

