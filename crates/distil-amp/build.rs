@@ -44,7 +44,11 @@ fn main() {
     build.compile("distil_amp_shim");
     // For `distil env`: the header folders this build compiled the CUDA path against.
     let found: Vec<String> = if with_cuda {
-        cuda_headers.iter().map(|d| d.display().to_string()).collect()
+        cuda_headers
+            .iter()
+            .map(|d| d.canonicalize().unwrap_or_else(|_| d.clone()))
+            .map(|d| d.display().to_string())
+            .collect()
     } else {
         Vec::new()
     };

@@ -17,6 +17,13 @@ use distil_train::head_fit::{HeadEvalConfig, HeadTrainingConfig};
 use distil_train::LossConfig;
 use serde::{Deserialize, Serialize};
 
+use super::ablation::Ablation;
+use super::results::{
+    NARROW_STUDENT, NO_DISTILLATION, NO_PRETRAINING, PAPER_LOSS, STUDENT, TEACHER,
+};
+use super::task_text::TaskTextSection;
+use distil_tasks::representation::Pooling;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReproduceConfig {
@@ -39,6 +46,13 @@ pub struct ReproduceConfig {
     /// An extra student of another shape (TinyBERT- or MiniLM-style), distilled with its own
     /// loss terms and fine-tuned and timed beside the DistilBERT-style one; left out, no row.
     pub narrow_student: Option<NarrowStudentSection>,
+    /// A second student from the same layers distilled with this loss (the paper's triple
+    /// loss beside a recipe of the run's own); left out, no row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paper_loss: Option<LossConfig>,
+    /// The representation protocol and the layer-choice table; left out, not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub representation: Option<RepresentationSection>,
     pub bench: BenchSection,
 }
 
@@ -57,6 +71,8 @@ impl Default for ReproduceConfig {
             squad: Some(SquadSection::default()),
             ablations: true,
             narrow_student: None,
+            paper_loss: None,
+            representation: None,
             bench: BenchSection::default(),
         }
     }
@@ -77,11 +93,14 @@ impl ReproduceConfig {
                 format!("must be a plain folder name, found `{name}`"),
             ));
         }
-        if self.corpus.inputs.is_empty() {
+        if self.corpus.inputs.is_empty() && self.corpus.task_text.is_none() {
             return Err(InvalidKey::new(
                 "corpus.inputs",
-                "list at least one file or folder",
+                "list at least one file or folder (or give corpus.task_text)",
             ));
+        }
+        if let Some(task_text) = &self.corpus.task_text {
+            task_text.validate()?;
         }
         if self.corpus.tokenizer.is_some() && self.corpus.train_vocab.is_some() {
             return Err(InvalidKey::new(
@@ -154,11 +173,115 @@ impl ReproduceConfig {
         if let Some(narrow) = &self.narrow_student {
             narrow.validate()?;
         }
+        if let Some(loss) = &self.paper_loss {
+            loss.validate()
+                .map_err(|e| InvalidKey::new(format!("paper_loss.{}", e.key), e.message))?;
+        }
+        if let Some(representation) = &self.representation {
+            representation.validate()?;
+        }
+        if let Some(models) = &self.finetune.models {
+            let known = self.model_names();
+            if let Some(unknown) = models.iter().find(|m| !known.contains(m)) {
+                return Err(InvalidKey::new(
+                    "finetune.models",
+                    format!(
+                        "`{unknown}` is not a model of this run (it makes: {})",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 
     pub fn run_dir(&self) -> PathBuf {
         self.output_dir.join(&self.run_name)
+    }
+
+    /// The names of the models this run makes, as `results.json` keys them.
+    pub fn model_names(&self) -> Vec<String> {
+        let mut names = vec![TEACHER.to_string(), STUDENT.to_string()];
+        if self.paper_loss.is_some() {
+            names.push(PAPER_LOSS.to_string());
+        }
+        if self.ablations {
+            names.push(NO_DISTILLATION.to_string());
+            names.push(NO_PRETRAINING.to_string());
+        }
+        if self.narrow_student.is_some() {
+            names.push(NARROW_STUDENT.to_string());
+        }
+        if self.ablations {
+            names.extend(
+                Ablation::of_recipe(&self.distill.loss)
+                    .iter()
+                    .map(|a| a.name().to_string()),
+            );
+        }
+        names
+    }
+}
+
+/// The deterministic protocol every model is scored on without fine-tuning (so without seed
+/// noise): zero-shot STS-B from pooled embeddings and a frozen linear probe on SST-2; and the
+/// layer-choice table, the same scores of teacher-layer cuts with no distillation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RepresentationSection {
+    /// STS-B dev, scored zero-shot for every model (reported).
+    pub sts_b_dev: PathBuf,
+    /// Scored pairs never reported as dev (STS-B train): the layer rule reads these.
+    pub sts_b_validation: PathBuf,
+    /// The first N validation pairs (null: all).
+    pub validation_pairs: Option<usize>,
+    /// The first N STS-B dev pairs and SST-2 dev sentences (null: all; a smoke run's cap).
+    pub max_dev_examples: Option<usize>,
+    pub pooling: Pooling,
+    /// The folder holding `SST-2/train.tsv` and `SST-2/dev.tsv`.
+    pub glue_dir: PathBuf,
+    /// The probe is fitted on the first N SST-2 training sentences and scored on all of dev.
+    pub probe_train_examples: usize,
+    /// Teacher-layer choices scored with no distillation; the student's own is added.
+    pub layer_choices: Vec<Vec<usize>>,
+}
+
+impl Default for RepresentationSection {
+    fn default() -> Self {
+        Self {
+            sts_b_dev: PathBuf::from("data/glue/STS-B/dev.tsv"),
+            sts_b_validation: PathBuf::from("data/glue/STS-B/train.tsv"),
+            validation_pairs: None,
+            max_dev_examples: None,
+            pooling: Pooling::Mean,
+            glue_dir: PathBuf::from("data/glue"),
+            probe_train_examples: 5000,
+            layer_choices: Vec::new(),
+        }
+    }
+}
+
+impl RepresentationSection {
+    fn validate(&self) -> Result<(), InvalidKey> {
+        if self.probe_train_examples < 2 {
+            return Err(InvalidKey::new(
+                "representation.probe_train_examples",
+                "must be at least 2",
+            ));
+        }
+        if self.validation_pairs.is_some_and(|n| n < 3) {
+            return Err(InvalidKey::new(
+                "representation.validation_pairs",
+                "must be at least 3 (a rank correlation of fewer says nothing), or null for all",
+            ));
+        }
+        if let Some(empty) = self.layer_choices.iter().find(|c| c.is_empty()) {
+            return Err(InvalidKey::new(
+                "representation.layer_choices",
+                format!("a choice lists no layer ({empty:?})"),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -185,6 +308,9 @@ pub struct CorpusConfig {
     pub max_seq_len: usize,
     pub shard_tokens: usize,
     pub seed: u64,
+    /// Unlabeled GLUE training text joined to `inputs`, a sentence per sequence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_text: Option<TaskTextSection>,
 }
 
 impl Default for CorpusConfig {
@@ -198,6 +324,7 @@ impl Default for CorpusConfig {
             max_seq_len: 512,
             shard_tokens: distil_data::DEFAULT_SHARD_TOKENS,
             seed: 56,
+            task_text: None,
         }
     }
 }
@@ -338,6 +465,9 @@ pub struct FinetuneSection {
     pub tasks: Vec<String>,
     /// One fine-tuning per seed; the report keeps the median, as the paper does.
     pub seeds: Vec<u64>,
+    /// The models fine-tuned, by their `results.json` names (null: every model the run makes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub models: Option<Vec<String>>,
     /// Keep the first N training examples of each task (the miniature setting).
     pub max_train_examples: Option<usize>,
     /// Keep the first N dev examples of each task.
@@ -356,6 +486,7 @@ impl Default for FinetuneSection {
                 .map(|t| t.to_string())
                 .collect(),
             seeds: vec![42, 43, 44, 45, 46],
+            models: None,
             max_train_examples: None,
             max_eval_examples: None,
             features: distil_tasks::glue::GlueFeatureConfig {

@@ -8,10 +8,13 @@ pub mod paper;
 mod pipeline;
 pub mod plots;
 pub mod report;
+pub mod representation;
+mod representation_report;
 pub mod results;
 mod runner;
 pub mod scores;
 mod stages;
+pub mod task_text;
 
 use std::path::PathBuf;
 

@@ -17,7 +17,7 @@ use super::config::{ReproduceConfig, DEFAULT_TOKENIZER};
 use super::outputs::write_outputs;
 use super::results::{
     HeadFitScore, Results, RunScale, SizeSpeed, SquadScore, SquadSource, TaskScore, NARROW_STUDENT,
-    NO_DISTILLATION, NO_PRETRAINING, STUDENT, TEACHER,
+    NO_DISTILLATION, NO_PRETRAINING, PAPER_LOSS, STUDENT, TEACHER,
 };
 use super::runner::{Done, StageRunner};
 use super::scores::GlueSummary;
@@ -81,9 +81,13 @@ impl<'a> Pipeline<'a> {
             (TEACHER.to_string(), teacher.clone()),
             (STUDENT.to_string(), student.clone()),
         ];
+        if let Some(loss) = self.config.paper_loss.clone() {
+            let paper = self.distill_paper_loss(&loss, &shards, &soft_teacher)?;
+            models.push((PAPER_LOSS.to_string(), paper));
+        }
         let mut ablations = Vec::new();
         if self.config.ablations {
-            for ablation in Ablation::ALL {
+            for ablation in Ablation::of_recipe(&self.config.distill.loss) {
                 ablations.push((
                     ablation,
                     self.distill(Some(ablation), &shards, &soft_teacher)?,
@@ -107,11 +111,21 @@ impl<'a> Pipeline<'a> {
                 .iter()
                 .map(|(a, done)| (a.name().to_string(), done.clone())),
         );
+        let (representation, layer_choice) = match self.config.representation.clone() {
+            Some(section) => (
+                self.representation(&section, &models)?,
+                self.layer_choices(&section, &teacher)?,
+            ),
+            None => Default::default(),
+        };
         let size_speed = self.size_speed(&teacher, &student, narrow.as_ref())?;
+        if let Some(names) = &self.config.finetune.models {
+            models.retain(|(name, _)| names.contains(name));
+        }
         let glue = self.glue(&models)?;
         let squad = self.squad_scores(&teacher, &student)?;
         let head_fit = head.map(|h| h.value.score);
-        let results = self.results(
+        let mut results = self.results(
             glue,
             squad,
             &shards.value,
@@ -119,6 +133,7 @@ impl<'a> Pipeline<'a> {
             size_speed.value,
             head_fit,
         )?;
+        results.set_representation(representation, layer_choice, &self.layer_choice_order());
         self.stages.finish();
         let distilled = std::iter::once(STUDENT)
             .chain(narrow.is_some().then_some(NARROW_STUDENT))
@@ -131,6 +146,21 @@ impl<'a> Pipeline<'a> {
                 }))
                 .collect();
         write_outputs(&self.run_dir, &results, &curves)
+    }
+
+    /// The layer choices in the config's order, the student's own last when not listed.
+    fn layer_choice_order(&self) -> Vec<String> {
+        let own = &self.config.student.teacher_layers;
+        let listed = self
+            .config
+            .representation
+            .as_ref()
+            .map_or(&[][..], |r| &r.layer_choices[..]);
+        listed
+            .iter()
+            .chain((!listed.contains(own)).then_some(own))
+            .map(|l| super::stages::layer_key(l))
+            .collect()
     }
 
     /// Everything the run measured, with the figures derived from the scores.
@@ -199,6 +229,10 @@ impl<'a> Pipeline<'a> {
             size_ratio: st.parameters as f64 / t.parameters as f64,
             size_speed,
             ablations: summary.ablations,
+            representation: BTreeMap::new(),
+            layer_choice: BTreeMap::new(),
+            layer_choice_pick: None,
+            representation_ablations: Vec::new(),
             stage_seconds: self
                 .stages
                 .timings()
@@ -234,6 +268,12 @@ impl<'a> Pipeline<'a> {
             corpus_tokens: shards.tokens,
             max_train_examples: self.config.finetune.max_train_examples,
             max_eval_examples: self.config.finetune.max_eval_examples,
+            student_layer_list: super::stages::layer_key(&self.config.student.teacher_layers),
+            probe_train_examples: self
+                .config
+                .representation
+                .as_ref()
+                .map(|r| r.probe_train_examples),
         })
     }
 }
@@ -248,23 +288,27 @@ fn encoder_flops_per_token(shape: &StudentShape, seq_len: usize) -> f64 {
 }
 
 /// Stages the run has: the vocabulary when trained, prep, teacher, its head when fitted,
-/// student, size-speed, then the ablations and baselines, and one fine-tuning per model, task
-/// and seed.
+/// every model made after the teacher, size-speed, the representation scores and layer
+/// choices, and one fine-tuning per fine-tuned model, task and seed.
 fn stage_count(config: &ReproduceConfig) -> u64 {
-    // Ablations, no-distillation and no-pretraining.
-    let extra_models = if config.ablations {
-        Ablation::ALL.len() as u64 + 2
-    } else {
-        0
-    };
+    let models = config.model_names();
+    let finetuned = config
+        .finetune
+        .models
+        .as_ref()
+        .map_or(models.len(), Vec::len) as u64;
     let finetunes = (config.finetune.tasks.len() * config.finetune.seeds.len()) as u64;
     let squad = config.squad.as_ref().map_or(0, |s| {
         let runs = if s.distillation.is_some() { 3 } else { 2 };
         let seeds = s.seeds.as_ref().unwrap_or(&config.finetune.seeds).len();
         (runs * seeds) as u64
     });
+    let representation = config.representation.as_ref().map_or(0, |r| {
+        let own = !r.layer_choices.contains(&config.student.teacher_layers);
+        (models.len() + r.layer_choices.len() + usize::from(own)) as u64
+    });
     let vocab = u64::from(config.corpus.train_vocab.is_some());
     let head = u64::from(config.teacher.fit_head.is_some());
-    let narrow = u64::from(config.narrow_student.is_some());
-    4 + vocab + head + narrow + extra_models + (2 + narrow + extra_models) * finetunes + squad
+    // prep, teacher and size-speed, plus each model but the teacher.
+    3 + vocab + head + (models.len() as u64 - 1) + finetuned * finetunes + squad + representation
 }

@@ -79,6 +79,7 @@ pub fn render(results: &Results) -> String {
          model's seed spread is the largest minus the smallest of its per-seed macro scores.\n",
         results.seeds
     );
+    super::representation_report::write(&mut out, results);
     table1(&mut out, results, tasks);
     distillation_adds(&mut out, results);
     table2(&mut out, results);
@@ -413,7 +414,8 @@ fn table4(out: &mut String, results: &Results) {
             a.name.to_string(),
             num(a.macro_score),
             format!("{:+.2}", a.delta),
-            format!("{:+.2}", a.paper_delta),
+            a.paper_delta
+                .map_or(NOT_APPLICABLE.into(), |d| format!("{d:+.2}")),
             num2(a.spread),
             if a.exceeds_spread { "yes" } else { "no" }.into(),
         ]));
@@ -550,8 +552,17 @@ fn notes(out: &mut String, results: &Results, tasks: &[String]) {
     }
     // Against the paper's order of the ablations that ran, so a partial run is not misranked.
     let mut paper_order: Vec<Ablation> = results.ablations.iter().map(|a| a.name).collect();
-    paper_order.sort_by(|a, b| a.paper_delta().total_cmp(&b.paper_delta()));
-    let mut our_order: Vec<_> = results.ablations.iter().collect();
+    // Terms the paper has no delta for sort last: they take no part in its order.
+    paper_order.retain(|a| a.paper_delta().is_some());
+    paper_order.sort_by(|a, b| {
+        let delta = |x: &Ablation| x.paper_delta().unwrap_or(f64::INFINITY);
+        delta(a).total_cmp(&delta(b))
+    });
+    let mut our_order: Vec<_> = results
+        .ablations
+        .iter()
+        .filter(|a| a.paper_delta.is_some())
+        .collect();
     our_order.sort_by(|a, b| a.delta.total_cmp(&b.delta));
     let same_order = paper_order
         .iter()

@@ -18,6 +18,35 @@ pub const NARROW_STUDENT: &str = "narrow-student";
 pub const NO_DISTILLATION: &str = "no-distillation";
 /// The student fine-tuned on SQuAD with the fine-tuned teacher's soft targets (Table 2's "D").
 pub const STUDENT_D: &str = "student-d";
+/// The student's layers distilled with the paper's loss (`paper_loss:` in the config), beside
+/// the run's own recipe.
+pub const PAPER_LOSS: &str = "paper-loss";
+
+/// One model on the representation protocol: deterministic scores of its frozen encoder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepresentationScore {
+    /// Spearman x 100 of the cosine of pooled embeddings against the gold scores, STS-B dev.
+    pub sts_b_zero_shot: f64,
+    /// Dev accuracy x 100 of a linear probe on frozen pooled features (SST-2).
+    pub sst2_probe: f64,
+}
+
+/// One teacher-layer choice, cut from the teacher and not distilled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerChoiceScore {
+    /// As [`RepresentationScore::sts_b_zero_shot`], on STS-B dev (reported).
+    pub sts_b_zero_shot: f64,
+    /// The same on the validation pairs (STS-B train), which the layer rule reads.
+    pub sts_b_validation: f64,
+}
+
+/// An ablation on the representation protocol: its scores minus the full recipe's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepresentationDelta {
+    pub name: Ablation,
+    pub sts_b_delta: f64,
+    pub sst2_probe_delta: f64,
+}
 
 /// One GLUE task's dev score for one model over the seeds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,7 +73,8 @@ pub struct AblationScore {
     pub name: Ablation,
     pub macro_score: f64,
     pub delta: f64,
-    pub paper_delta: f64,
+    /// Null for a term the paper does not have.
+    pub paper_delta: Option<f64>,
     /// The larger of the two models' seed spreads (see [`Results::macro_spread`]).
     pub spread: f64,
     /// `|delta| > spread`: the change is larger than seed noise.
@@ -116,6 +146,12 @@ pub struct RunScale {
     /// The cap on each GLUE task's training and dev sets (null: whole sets).
     pub max_train_examples: Option<usize>,
     pub max_eval_examples: Option<usize>,
+    /// The student's teacher layers as `"0,4,5"`.
+    #[serde(default)]
+    pub student_layer_list: String,
+    /// SST-2 sentences the representation probe is fitted on (null without the protocol).
+    #[serde(default)]
+    pub probe_train_examples: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,6 +191,18 @@ pub struct Results {
     /// Student parameters / teacher parameters.
     pub size_ratio: f64,
     pub ablations: Vec<AblationScore>,
+    /// Model to its representation scores (empty without `representation:` in the config).
+    #[serde(default)]
+    pub representation: BTreeMap<String, RepresentationScore>,
+    /// Layer choice (`"0,4,5"`) to its undistilled scores.
+    #[serde(default)]
+    pub layer_choice: BTreeMap<String, LayerChoiceScore>,
+    /// The choice the rule picks: the best `sts_b_validation`, ties to the first listed.
+    #[serde(default)]
+    pub layer_choice_pick: Option<String>,
+    /// The ablations on the representation protocol, in Table 4's order.
+    #[serde(default)]
+    pub representation_ablations: Vec<RepresentationDelta>,
     /// Stage to seconds it took when it ran.
     pub stage_seconds: BTreeMap<String, f64>,
 }

@@ -1,5 +1,5 @@
-//! The distillation stages: the student with the triple loss, each of Table 4's ablations, the
-//! optional student of another shape, and the two baselines: no distillation (the student's teacher-layer initialisation alone) and no
+//! The distillation stages: the student with the run's recipe, each of its ablations, the
+//! optional student of the paper's loss and of another shape, and the two baselines: no distillation (the student's teacher-layer initialisation alone) and no
 //! pretraining (the student architecture with fresh random weights).
 
 use distil_core::checkpoint::{save_hf_dir, SaveOptions};
@@ -13,7 +13,9 @@ use super::{run_distiller, student_config_for, Shards};
 use crate::reproduce::ablation::Ablation;
 use crate::reproduce::config::NarrowStudentSection;
 use crate::reproduce::pipeline::{ModelDir, Pipeline};
-use crate::reproduce::results::{NARROW_STUDENT, NO_DISTILLATION, NO_PRETRAINING, STUDENT};
+use crate::reproduce::results::{
+    NARROW_STUDENT, NO_DISTILLATION, NO_PRETRAINING, PAPER_LOSS, STUDENT,
+};
 use crate::reproduce::runner::Done;
 
 impl Pipeline<'_> {
@@ -48,6 +50,31 @@ impl Pipeline<'_> {
             }
             Ok(())
         })
+    }
+
+    /// The student's layers distilled with `paper_loss:` in place of the run's recipe.
+    pub(in crate::reproduce) fn distill_paper_loss(
+        &mut self,
+        loss: &LossConfig,
+        shards: &Done<Shards>,
+        teacher: &Done<ModelDir>,
+    ) -> anyhow::Result<Done<ModelDir>> {
+        let student = StudentConfig {
+            teacher_layers: self.config.student.teacher_layers.clone(),
+            ..StudentConfig::default()
+        };
+        let inputs = json!({ "name": PAPER_LOSS, "section": self.config.distill,
+            "paper_loss": loss, "student": self.config.student, "data": self.config.data,
+            "shards": shards.hash, "teacher": teacher.hash });
+        self.distill_stage(
+            PAPER_LOSS,
+            &inputs,
+            student,
+            loss.clone(),
+            shards,
+            teacher,
+            || Ok(()),
+        )
     }
 
     /// The student of `narrow_student:`'s shape, from random weights, with its own loss.

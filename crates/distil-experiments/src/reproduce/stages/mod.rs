@@ -5,6 +5,7 @@ mod distill;
 mod finetune;
 mod fit_head;
 mod prep;
+mod representation;
 mod size_speed;
 mod squad;
 mod teacher;
@@ -20,6 +21,7 @@ use distil_train::distill::{DistillOptions, DistillOutcome, Distiller};
 use distil_train::{DistillConfig, Interrupt};
 
 pub use prep::Shards;
+pub(super) use representation::layer_key;
 
 /// Runs `config` to the end and returns the student folder it saved; an interruption is an
 /// error, since a stage either finishes or is run again.

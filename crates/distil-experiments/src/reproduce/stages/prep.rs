@@ -1,5 +1,5 @@
-//! The prep stage: the corpus tokenized into MLM shards, and the held-out text (when given)
-//! into shards of its own.
+//! The prep stage: the corpus (with the task text, when given) tokenized into MLM shards, and
+//! the held-out text (when given) into shards of its own.
 
 use std::path::PathBuf;
 
@@ -33,9 +33,14 @@ impl Pipeline<'_> {
         let inputs = json!({ "corpus": corpus, "vocab": vocab.map(|v| &v.hash) });
         let tokenizer = self.tokenizer.clone();
         let held_out_dir = self.run_dir.join("held-out-shards");
+        let task_text_dir = self.run_dir.join("task-text");
         self.stages.run("prep", &inputs, |_| {
+            let mut texts = corpus.inputs.clone();
+            if let Some(task_text) = &corpus.task_text {
+                texts.extend(task_text.write(&task_text_dir)?);
+            }
             let options = PrepOptions {
-                inputs: corpus.inputs.clone(),
+                inputs: texts,
                 unit: corpus.unit,
                 tokenizer: tokenizer.clone(),
                 out: out.clone(),
