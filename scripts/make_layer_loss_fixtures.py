@@ -13,6 +13,12 @@ only (an independent formulation of the padded, masked Rust code):
 A 2-layer, 8-wide student against a 4-layer, 12-wide teacher (2 attention heads each; 4
 relation heads), uniform layer map (0, 0), (1, 2), (2, 4).
 
+Also data/fixtures/losses/pooled_loss.*: the distance between mean-pooled last hidden states
+(sentence-transformers' mean pooling and MSELoss distillation objective, Reimers & Gurevych
+2020), `mse` and `cosine`, each value with its gradient w.r.t. the student's hidden states, on
+8-wide states of both models over the same padded batch (its own seed, so layer_losses.* is
+unchanged).
+
 Run:  $DISTIL_VENV/bin/python scripts/make_layer_loss_fixtures.py
 """
 
@@ -88,6 +94,35 @@ def relations(student, teacher):
     return total
 
 
+def pooled_distances(student, teacher):
+    """Each sequence's mean over its real tokens (pad rows never read), then the distances."""
+    s = torch.stack([student[b, :L].mean(0) for b, L in enumerate(LENGTHS)])
+    t = torch.stack([teacher[b, :L].mean(0) for b, L in enumerate(LENGTHS)])
+    return {
+        "mse": F.mse_loss(s, t),
+        "cosine": (1 - F.cosine_similarity(s, t, dim=-1)).mean(),
+    }
+
+
+def pooled_fixture(mask):
+    """Values in float64 from the float32 inputs the Rust test reads, and their gradients."""
+    g = torch.Generator().manual_seed(19)
+    student = torch.randn(BATCH, SEQ, STUDENT_WIDTH, generator=g)
+    # Correlated with the student's, so that the cosine is neither near 0 nor near 1.
+    teacher = 0.8 * student + 0.6 * torch.randn(BATCH, SEQ, STUDENT_WIDTH, generator=g)
+    tensors = {"attention_mask": mask, "student_hidden": student, "teacher_hidden": teacher}
+    scalars = {}
+    for name in ["mse", "cosine"]:
+        leaf = student.double().requires_grad_()
+        value = pooled_distances(leaf, teacher.double())[name]
+        value.backward()
+        scalars[name] = value.item()
+        tensors[f"grad.{name}"] = leaf.grad.float()
+    save_file({k: v.contiguous() for k, v in tensors.items()}, OUT / "pooled_loss.safetensors")
+    (OUT / "pooled_loss.json").write_text(json.dumps(scalars, indent=2) + "\n")
+    print(json.dumps(scalars))
+
+
 def main():
     g = torch.Generator().manual_seed(18)
     tensors = {}
@@ -147,6 +182,7 @@ def main():
     scalars["relation_heads"] = RELATION_HEADS
     (OUT / "layer_losses.json").write_text(json.dumps(scalars, indent=2) + "\n")
     print(json.dumps(scalars))
+    pooled_fixture(mask)
 
 
 if __name__ == "__main__":

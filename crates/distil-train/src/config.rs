@@ -11,7 +11,7 @@ use distil_distributed::{DistributedConfig, DistributedError};
 use distil_student::StudentShape;
 use serde::{Deserialize, Serialize};
 
-use crate::loss::LayerMap;
+use crate::loss::{LayerMap, PooledDistance};
 use crate::step::StepSwitches;
 
 /// Everything a `distil distill` run needs.
@@ -371,6 +371,15 @@ pub struct LossConfig {
     /// last, MiniLM v2's choice for base-size teachers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relation_teacher_layer: Option<usize>,
+    /// Distance between the student's and the teacher's mean-pooled last hidden states, one
+    /// sentence embedding per sequence (sentence-transformers' distillation; equal widths).
+    /// Like the intermediate-layer settings, both keys are written out only when they differ
+    /// from the default.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub alpha_pooled: f64,
+    /// `mse` (mean over batch and hidden units) or `cosine` (mean of `1 - cos`).
+    #[serde(skip_serializing_if = "PooledDistance::is_mse")]
+    pub pooled_distance: PooledDistance,
 }
 
 const DEFAULT_RELATION_HEADS: i64 = 12;
@@ -400,17 +409,20 @@ impl Default for LossConfig {
             layer_map: LayerMap::Uniform,
             relation_heads: DEFAULT_RELATION_HEADS,
             relation_teacher_layer: None,
+            alpha_pooled: 0.0,
+            pooled_distance: PooledDistance::Mse,
         }
     }
 }
 
 impl LossConfig {
     /// The weights of the terms that read the teacher, with their keys.
-    pub fn teacher_terms(&self) -> [(&'static str, f64); 6] {
+    pub fn teacher_terms(&self) -> [(&'static str, f64); 7] {
         [
             ("loss.alpha_ce", self.alpha_ce),
             ("loss.alpha_cos", self.alpha_cos),
             ("loss.alpha_mse", self.alpha_mse),
+            ("loss.alpha_pooled", self.alpha_pooled),
             ("loss.alpha_hidden_mse", self.alpha_hidden_mse),
             ("loss.alpha_attention_kl", self.alpha_attention_kl),
             (
@@ -442,7 +454,8 @@ impl LossConfig {
             return Err(InvalidKey::new(
                 "loss.alpha_ce",
                 "every loss weight (alpha_ce, alpha_mlm, alpha_clm, alpha_cos, alpha_mse, \
-                 alpha_hidden_mse, alpha_attention_kl, alpha_attention_relations) is 0",
+                 alpha_pooled, alpha_hidden_mse, alpha_attention_kl, alpha_attention_relations) \
+                 is 0",
             ));
         }
         if self.alpha_mlm > 0.0 && self.alpha_clm > 0.0 {
@@ -684,7 +697,7 @@ pub struct ModelDims {
 
 /// `train.py`'s model checks: the soft targets compare vocabulary distributions (same vocab),
 /// the cosine loss compares hidden states (same width, needed only when `alpha_cos > 0`) and
-/// both read the same positions.
+/// both read the same positions. The pooled term, too, needs equal widths.
 pub fn check_compatibility(
     teacher: &ModelDims,
     student: &ModelDims,
@@ -710,6 +723,16 @@ pub fn check_compatibility(
             teacher.hidden_size,
             student.hidden_size,
             "the cosine loss (loss.alpha_cos > 0) needs equal hidden sizes",
+        ));
+    }
+    if loss.alpha_pooled > 0.0 && teacher.hidden_size != student.hidden_size {
+        return Err(InvalidKey::new(
+            "loss.alpha_pooled",
+            format!(
+                "compares mean-pooled hidden states of equal widths, but the student has {} \
+                 and the teacher {}",
+                student.hidden_size, teacher.hidden_size
+            ),
         ));
     }
     if teacher.max_position_embeddings != student.max_position_embeddings {

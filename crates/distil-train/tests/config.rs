@@ -79,6 +79,63 @@ fn masked_and_causal_lm_weights_exclude_each_other() {
 }
 
 #[test]
+fn pooled_term_keys_parse_take_set_and_are_saved_only_when_used() {
+    use distil_train::loss::PooledDistance;
+    let defaults = LossConfig::default();
+    assert_eq!(defaults.alpha_pooled, 0.0);
+    assert_eq!(defaults.pooled_distance, PooledDistance::Mse);
+    let cfg = load_text(
+        "loss:\n  alpha_pooled: 0.5\n  pooled_distance: cosine\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(cfg.loss.alpha_pooled, 0.5);
+    assert_eq!(cfg.loss.pooled_distance, PooledDistance::Cosine);
+    let cfg = load_text(
+        "",
+        &["loss.alpha_pooled=1.0", "loss.pooled_distance=cosine"],
+    )
+    .unwrap();
+    assert_eq!(cfg.loss.alpha_pooled, 1.0);
+    assert_eq!(cfg.loss.pooled_distance, PooledDistance::Cosine);
+    // The pooled term alone is a valid loss.
+    let alone = "loss: {alpha_ce: 0, alpha_mlm: 0, alpha_cos: 0, alpha_pooled: 1}\n";
+    assert_eq!(load_text(alone, &[]).unwrap().loss.alpha_pooled, 1.0);
+
+    let err = load_text("", &["loss.pooled_distance=l1"]).unwrap_err();
+    one_line_naming(&err, "loss.pooled_distance");
+    let err = load_text("", &["loss.alpha_pooled=-1"]).unwrap_err();
+    one_line_naming(&err, "loss.alpha_pooled");
+    let err = load_text(
+        "loss: {alpha_ce: 0, alpha_mlm: 0, alpha_cos: 0, alpha_pooled: 0}\n",
+        &[],
+    )
+    .unwrap_err();
+    assert!(err.contains("alpha_pooled"), "{err}");
+
+    // Unused, the keys are not written: a config that leaves them out (or at their defaults)
+    // saves as it did before they existed, so run configs and stage hashes keep their text.
+    let text = serde_yaml::to_string(&DistillConfig::default()).unwrap();
+    assert!(!text.contains("pooled"), "{text}");
+    let explicit = load_text("loss: {alpha_pooled: 0.0, pooled_distance: mse}\n", &[]).unwrap();
+    let unused = load_text("", &[]).unwrap();
+    assert_eq!(
+        serde_yaml::to_string(&explicit).unwrap(),
+        serde_yaml::to_string(&unused).unwrap()
+    );
+    // Used, they are written and read back.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    distil_core::config::save_config(&cfg, &path).unwrap();
+    let saved = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        saved.contains("alpha_pooled: 1.0") && saved.contains("pooled_distance: cosine"),
+        "{saved}"
+    );
+    assert_eq!(DistillConfig::load(&path, &[]).unwrap(), cfg);
+}
+
+#[test]
 fn shipped_recipe_parses_validates_and_equals_the_defaults() {
     let cfg = DistillConfig::load(&shipped(), &[]).unwrap();
     let mut defaults = DistillConfig::default();
@@ -211,6 +268,17 @@ fn incompatible_teacher_and_student_name_the_key() {
         ..LossConfig::default()
     };
     assert!(check_compatibility(&teacher, &narrow, &no_cos).is_ok());
+
+    // The pooled term compares sentence embeddings of equal widths.
+    let pooled = LossConfig {
+        alpha_pooled: 1.0,
+        ..no_cos
+    };
+    assert!(check_compatibility(&teacher, &teacher, &pooled).is_ok());
+    let err = check_compatibility(&teacher, &narrow, &pooled).unwrap_err();
+    assert_eq!(err.key, "loss.alpha_pooled");
+    let err = err.to_string();
+    assert!(err.contains("384") && err.contains("768"), "{err}");
 }
 
 /// The intermediate-layer terms are checked against both shapes, each naming its key.
@@ -268,6 +336,12 @@ fn a_run_without_a_teacher_allows_only_the_mlm_term() {
     )
     .unwrap_err();
     one_line_naming(&err, "loss.alpha_mse");
+    let err = load_text(
+        &no_teacher,
+        &["loss.alpha_ce=0", "loss.alpha_cos=0", "loss.alpha_pooled=1"],
+    )
+    .unwrap_err();
+    one_line_naming(&err, "loss.alpha_pooled");
     let mlm_only = ["loss.alpha_ce=0", "loss.alpha_cos=0"];
     let cfg = load_text(&no_teacher, &mlm_only).unwrap();
     assert!(cfg.teacher.is_none());

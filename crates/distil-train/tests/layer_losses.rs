@@ -1,7 +1,8 @@
 //! The intermediate-layer loss terms (hidden-state MSE through projections, attention-map KL,
 //! MiniLM v2 relations) against PyTorch, values and gradients, on the fixture of
 //! scripts/make_layer_loss_fixtures.py: a 2-layer, 8-wide student and a 4-layer, 12-wide
-//! teacher over a padded batch.
+//! teacher over a padded batch. Also the pooled-embedding term, which reads hidden states only
+//! as well, on that script's `pooled_loss` fixture.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on bad fixtures
 
@@ -11,7 +12,9 @@ use std::collections::HashMap;
 
 use common::reference_fixture;
 use distil_core::{AttentionProjections, EncoderInput, EncoderOutput, LanguageModel};
-use distil_train::{LossConfig, LossContext, LossInputs, ModelDims, RowIndex, TripleLoss};
+use distil_train::{
+    LossConfig, LossContext, LossInputs, LossOutput, ModelDims, RowIndex, TripleLoss,
+};
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
@@ -103,6 +106,28 @@ fn assert_close(name: &str, got: &Tensor, want: &Tensor) {
     assert!(diff <= 1e-5 * scale, "{name}: max |diff| {diff}");
 }
 
+/// `loss` on the given outputs over a batch without prediction targets.
+fn compute(
+    loss: &TripleLoss,
+    student_out: &EncoderOutput,
+    teacher_out: &EncoderOutput,
+    mask: &Tensor,
+) -> LossOutput {
+    let labels = mask.full_like(-100);
+    let rows = RowIndex::new(mask, &labels, Device::Cpu);
+    let mut ctx = LossContext::new(LossInputs {
+        student: &NoHead,
+        teacher: &NoHead,
+        student_out,
+        teacher_out,
+        attention_mask: mask,
+        labels: &labels,
+        rows: &rows,
+        train: true,
+    });
+    loss.compute(&mut ctx)
+}
+
 /// One term alone (weight 1) on the fixture: its value and every student gradient.
 fn check_term(term: &str) {
     let fx = Fixture::load();
@@ -140,19 +165,7 @@ fn check_term(term: &str) {
         projections: Some(fx.projections("teacher", false)),
     };
     let mask = fx.t("attention_mask");
-    let labels = mask.full_like(-100);
-    let rows = RowIndex::new(&mask, &labels, Device::Cpu);
-    let mut ctx = LossContext::new(LossInputs {
-        student: &NoHead,
-        teacher: &NoHead,
-        student_out: &student_out,
-        teacher_out: &teacher_out,
-        attention_mask: &mask,
-        labels: &labels,
-        rows: &rows,
-        train: true,
-    });
-    let out = loss.compute(&mut ctx);
+    let out = compute(&loss, &student_out, &teacher_out, &mask);
     let name = term.trim_start_matches("alpha_");
     assert_eq!(out.terms.len(), 1);
     assert_eq!(out.terms[0].0, format!("loss_{name}"));
@@ -241,4 +254,42 @@ fn equal_widths_need_no_projection() {
     names.sort();
     assert_eq!(names.len(), 6, "{names:?}");
     assert_eq!(names[0], "distillation.hidden_projection.0.bias");
+}
+
+/// The pooled term alone (weight 1) with `distance`: PyTorch's value and gradient w.r.t. the
+/// student's last hidden states (0 at the padding, which PyTorch's pooling never reads).
+fn check_pooled(distance: &str) {
+    let (tensors, scalars) = reference_fixture("pooled_loss");
+    let t = |name: &str| tensors[name].shallow_clone();
+    let yaml = format!(
+        "alpha_ce: 0\nalpha_mlm: 0\nalpha_cos: 0\nalpha_pooled: 1.0\npooled_distance: {distance}"
+    );
+    let cfg: LossConfig = serde_yaml::from_str(&yaml).unwrap();
+    let loss = TripleLoss::from_config(&cfg);
+    assert_eq!(loss.term_names(), ["loss_pooled"]);
+    let student = t("student_hidden").set_requires_grad(true);
+    let output = |hidden: Tensor| EncoderOutput {
+        hidden_states: vec![hidden],
+        attentions: None,
+        projections: None,
+    };
+    let (student_out, teacher_out) = (output(student.shallow_clone()), output(t("teacher_hidden")));
+    let out = compute(&loss, &student_out, &teacher_out, &t("attention_mask"));
+    let got = out.total.double_value(&[]);
+    let want = scalars[distance].as_f64().unwrap();
+    assert!((got - want).abs() <= 1e-6, "{distance}: {got} vs {want}");
+    out.total.backward();
+    let want = t(&format!("grad.{distance}"));
+    let diff = (student.grad() - &want).abs().max().double_value(&[]);
+    assert!(diff <= 1e-6, "{distance} gradient: max |diff| {diff}");
+}
+
+#[test]
+fn pooled_mse_matches_pytorch() {
+    check_pooled("mse");
+}
+
+#[test]
+fn pooled_cosine_matches_pytorch() {
+    check_pooled("cosine");
 }

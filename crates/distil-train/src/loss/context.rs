@@ -156,6 +156,14 @@ impl<'a> LossContext<'a> {
         self.teacher_hidden_state(last, rows)
     }
 
+    /// The student's and the teacher's last hidden states `[batch, seq, hidden]` (fp32, the
+    /// teacher's detached), padding included, for a term that reads each sequence as a whole.
+    pub fn last_hidden_pair(&self) -> (Tensor, Tensor) {
+        let student = self.inputs.student_out.last_hidden_state().shallow_clone();
+        let teacher = self.teacher().out.last_hidden_state().detach();
+        (as_f32(student), as_f32(teacher))
+    }
+
     /// The student's hidden state `index` (0: the embeddings' output) `[N, hidden]` (fp32)
     /// at `rows`.
     pub fn student_hidden_state(&self, index: usize, rows: Rows) -> Tensor {

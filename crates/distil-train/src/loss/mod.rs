@@ -2,7 +2,8 @@
 //! [`LossContext`]; [`TripleLoss`] weighs and sums them, so new objectives join by adding a
 //! term, without touching the training loop. Besides the triple loss: TinyBERT's hidden-state
 //! MSE through learned projections, attention-map KL and MiniLM v2's attention relations, over
-//! a [`LayerMap`] between student and teacher layers.
+//! a [`LayerMap`] between student and teacher layers; and sentence-transformers' distance
+//! between mean-pooled sentence embeddings.
 
 mod attention_kl;
 mod attention_relations;
@@ -14,6 +15,7 @@ mod layer_map;
 mod logit_mse;
 mod mlm;
 mod needs;
+mod pooled;
 mod row_kl;
 mod rows;
 mod soft_target;
@@ -29,6 +31,7 @@ pub use layer_map::LayerMap;
 pub use logit_mse::LogitMseLoss;
 pub use mlm::MaskedLmLoss;
 pub use needs::{EncoderNeeds, ModelNeeds};
+pub use pooled::{PooledDistance, PooledLoss};
 pub use rows::{RowIndex, Rows};
 pub use soft_target::{soft_target_kl, SoftTargetLoss};
 pub use triple::{LossOutput, TripleLoss};

@@ -7,7 +7,8 @@ use tch::Tensor;
 
 use super::{
     AttentionKlLoss, AttentionRelationLoss, CausalLmLoss, HiddenCosineLoss, HiddenMseLoss,
-    LogitMseLoss, LossContext, LossTerm, MaskedLmLoss, ModelNeeds, Rows, SoftTargetLoss,
+    LogitMseLoss, LossContext, LossTerm, MaskedLmLoss, ModelNeeds, PooledLoss, Rows,
+    SoftTargetLoss,
 };
 use crate::config::{LossConfig, ModelDims};
 
@@ -15,8 +16,8 @@ use crate::config::{LossConfig, ModelDims};
 const HIDDEN_PROJECTIONS: &str = "hidden_projection";
 
 /// `alpha_ce * L_ce + alpha_mlm * L_mlm + alpha_clm * L_clm + alpha_cos * L_cos +
-/// alpha_mse * L_mse`, plus any
-/// further terms added with [`TripleLoss::with_term`]. Terms with weight 0 are not computed.
+/// alpha_mse * L_mse + alpha_pooled * L_pooled`, plus any further terms added with
+/// [`TripleLoss::with_term`]. Terms with weight 0 are not computed.
 pub struct TripleLoss {
     terms: Vec<(f64, Box<dyn LossTerm>)>,
 }
@@ -59,6 +60,12 @@ impl TripleLoss {
             .with_term(cfg.alpha_mlm, MaskedLmLoss)
             .with_term(cfg.alpha_clm, CausalLmLoss)
             .with_term(cfg.alpha_cos, HiddenCosineLoss)
+            .with_term(
+                cfg.alpha_pooled,
+                PooledLoss {
+                    distance: cfg.pooled_distance,
+                },
+            )
     }
 
     /// Adds the intermediate-layer terms `cfg` weighs (hidden-state MSE, attention KL,
