@@ -353,6 +353,17 @@ impl AnyModel {
         })
     }
 
+    /// The encoder's hidden states alone, in eval mode: what a sentence embedding needs,
+    /// without the pooler or the `[batch, seq, vocab]` logits of a model with a head.
+    pub fn encode(&self, input: &EncoderInput) -> EncoderOutput {
+        match self {
+            AnyModel::LanguageModel(m) => m.encode(input, false),
+            AnyModel::Bert(m) => m.forward_t(input, false),
+            AnyModel::DistilBert(m) => m.forward_t(input, false),
+            AnyModel::Roberta(m) => m.forward_t(input, false),
+        }
+    }
+
     pub fn forward(&self, input: &EncoderInput) -> AnyModelOutput {
         let (encoder, pooled, vocab_logits) = match self {
             AnyModel::LanguageModel(m) => {

@@ -1,6 +1,6 @@
 //! Downstream tasks: GLUE (nine tasks) and SQuAD v1.1/v2.0 readers, features, fine-tuning
 //! and task-time distillation, and each task's official metric; the sliding-window perplexity
-//! of a causal language model.
+//! of a causal language model; zero-shot STS and linear probes of a frozen encoder.
 //!
 //! The data side works on CPU tensors: features are padded into [`EncoderBatch`]es
 //! ([`ClassificationBatch`], [`squad::QaBatch`]) that any head takes, and the heads' logits
@@ -12,6 +12,7 @@ pub mod finetune;
 pub mod glue;
 pub mod output;
 pub mod perplexity;
+pub mod representation;
 pub mod squad;
 pub mod tsv;
 

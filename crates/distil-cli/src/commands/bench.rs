@@ -266,6 +266,6 @@ impl RunOutputs {
 }
 
 /// A flag value read as the serde name of an enum variant (`fp32`, `rows`, `sdpa`, ...).
-fn lowercase_name<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+pub(crate) fn lowercase_name<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|e| e.to_string())
 }
