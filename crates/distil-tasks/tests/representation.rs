@@ -26,6 +26,7 @@ fn sts_options(pooling: Pooling, max_seq_length: usize) -> StsOptions {
         pooling,
         batch_size: 7, // batches of mixed lengths, and a short last one
         max_seq_length,
+        max_pairs: None,
     }
 }
 

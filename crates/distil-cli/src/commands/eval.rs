@@ -239,6 +239,7 @@ fn eval_sts(global: &GlobalOpts, args: &EvalStsArgs, device: Device) -> anyhow::
         pooling: embedding.pooling,
         batch_size: embedding.batch_size,
         max_seq_length: embedding.max_seq_length,
+        max_pairs: None,
     };
     let score: StsScore = sts_zero_shot(
         &embedding.model,

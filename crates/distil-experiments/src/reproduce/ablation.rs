@@ -10,7 +10,7 @@ use distil_train::LossConfig;
 use serde::{Deserialize, Serialize};
 
 /// One row of Table 4. Serialised (and displayed) as its name in `results.json` and
-/// `report.md`: `no-ce`, `no-cos`, `no-mlm`, `no-hidden-mse`, `random-init`.
+/// `report.md`: `no-ce`, `no-cos`, `no-mlm`, `random-init`, `no-hidden-mse`, `no-pooled`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Ablation {
@@ -22,6 +22,8 @@ pub enum Ablation {
     NoMlm,
     /// No hidden-state MSE (not one of the paper's terms).
     NoHiddenMse,
+    /// No pooled-embedding distance (not one of the paper's terms).
+    NoPooled,
     /// Random student weights instead of teacher layers.
     RandomInit,
 }
@@ -29,12 +31,13 @@ pub enum Ablation {
 impl Ablation {
     /// Every ablation, in Table 4's order (which is the order they run in), then the terms the
     /// paper does not have.
-    pub const ALL: [Ablation; 5] = [
+    pub const ALL: [Ablation; 6] = [
         Ablation::NoCe,
         Ablation::NoCos,
         Ablation::NoMlm,
         Ablation::RandomInit,
         Ablation::NoHiddenMse,
+        Ablation::NoPooled,
     ];
 
     /// The ablations of a recipe: each of its weighted terms left out, as long as a weighted
@@ -64,6 +67,7 @@ impl Ablation {
             Ablation::NoCos => Some(&mut loss.alpha_cos),
             Ablation::NoMlm => Some(&mut loss.alpha_mlm),
             Ablation::NoHiddenMse => Some(&mut loss.alpha_hidden_mse),
+            Ablation::NoPooled => Some(&mut loss.alpha_pooled),
             Ablation::RandomInit => None,
         }
     }
@@ -74,6 +78,7 @@ impl Ablation {
             Ablation::NoCos => "no-cos",
             Ablation::NoMlm => "no-mlm",
             Ablation::NoHiddenMse => "no-hidden-mse",
+            Ablation::NoPooled => "no-pooled",
             Ablation::RandomInit => "random-init",
         }
     }
@@ -86,7 +91,7 @@ impl Ablation {
             Ablation::NoCos => Some(-1.46),
             Ablation::NoMlm => Some(-0.31),
             Ablation::RandomInit => Some(-3.69),
-            Ablation::NoHiddenMse => None,
+            Ablation::NoHiddenMse | Ablation::NoPooled => None,
         }
     }
 
@@ -131,7 +136,7 @@ mod tests {
         let deltas: Vec<Option<f64>> = Ablation::ALL.iter().map(|a| a.paper_delta()).collect();
         assert_eq!(
             deltas,
-            [Some(-2.96), Some(-1.46), Some(-0.31), Some(-3.69), None]
+            [Some(-2.96), Some(-1.46), Some(-0.31), Some(-3.69), None, None]
         );
     }
 
@@ -150,22 +155,23 @@ mod tests {
         let two_terms = LossConfig {
             alpha_ce: 0.0,
             alpha_cos: 0.0,
-            alpha_mlm: 0.5,
+            alpha_mlm: 0.0,
             alpha_hidden_mse: 1.0,
+            alpha_pooled: 0.5,
             ..LossConfig::default()
         };
         assert_eq!(
             Ablation::of_recipe(&two_terms),
             [
-                Ablation::NoMlm,
                 Ablation::RandomInit,
-                Ablation::NoHiddenMse
+                Ablation::NoHiddenMse,
+                Ablation::NoPooled
             ]
         );
         // One term: leaving it out would leave no loss, so only the initialisation changes.
         let one_term = LossConfig {
-            alpha_mlm: 0.0,
-            ..two_terms
+            alpha_pooled: 0.0,
+            ..two_terms.clone()
         };
         assert_eq!(Ablation::of_recipe(&one_term), [Ablation::RandomInit]);
     }

@@ -263,6 +263,7 @@ fn term_of(ablation: Ablation) -> &'static str {
         Ablation::NoCos => "alpha_cos",
         Ablation::NoMlm => "alpha_mlm",
         Ablation::NoHiddenMse => "alpha_hidden_mse",
+        Ablation::NoPooled => "alpha_pooled",
         Ablation::RandomInit => "the teacher-layer initialisation",
     }
 }

@@ -37,6 +37,8 @@ pub struct ProbeOptions {
     pub max_seq_length: usize,
     /// Newton iterations at most (a few suffice; see [`LogisticRegression`]).
     pub max_iter: usize,
+    /// Only the first N dev rows are scored (null: all).
+    pub max_dev_examples: Option<usize>,
 }
 
 impl ProbeOptions {
@@ -71,6 +73,7 @@ impl Default for ProbeOptions {
             batch_size: 64,
             max_seq_length: 128,
             max_iter: LogisticOptions::default().max_iter,
+            max_dev_examples: None,
         }
     }
 }
@@ -151,7 +154,10 @@ pub fn linear_probe(
     let dev_path = task.split_path(&task_dir, GlueSplit::Dev)?;
     let mut train = read_nonempty(task, GlueSplit::Train, &train_path)?;
     train.truncate(options.train_examples);
-    let dev = read_nonempty(task, GlueSplit::Dev, &dev_path)?;
+    let mut dev = read_nonempty(task, GlueSplit::Dev, &dev_path)?;
+    if let Some(limit) = options.max_dev_examples {
+        dev.truncate(limit.max(1));
+    }
     let train_labels = class_ids(&train)?;
     let dev_labels = class_ids(&dev)?;
     let labels = task.labels().unwrap_or_default();

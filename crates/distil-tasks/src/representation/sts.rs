@@ -21,6 +21,8 @@ pub struct StsOptions {
     pub batch_size: usize,
     /// Tokens per sentence, special tokens included (capped at the model's positions).
     pub max_seq_length: usize,
+    /// Only the first N pairs of the file (null: all).
+    pub max_pairs: Option<usize>,
 }
 
 impl StsOptions {
@@ -42,6 +44,7 @@ impl Default for StsOptions {
             pooling: Pooling::Mean,
             batch_size: 64,
             max_seq_length: 128,
+            max_pairs: None,
         }
     }
 }
@@ -73,7 +76,10 @@ pub fn sts_zero_shot(
     progress: bool,
 ) -> Result<StsScore, RepresentationError> {
     options.validate()?;
-    let examples = GlueTask::Stsb.read_examples(GlueSplit::Dev, data)?;
+    let mut examples = GlueTask::Stsb.read_examples(GlueSplit::Dev, data)?;
+    if let Some(limit) = options.max_pairs {
+        examples.truncate(limit);
+    }
     if examples.is_empty() {
         return Err(RepresentationError::NoPairs {
             path: data.to_path_buf(),

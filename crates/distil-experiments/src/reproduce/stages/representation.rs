@@ -130,6 +130,6 @@ fn score_model(
     )?;
     Ok(RepresentationScore {
         sts_b_zero_shot: sts.spearman,
-        sst2_probe: probe.accuracy,
+        sst2_probe: 100.0 * probe.score.accuracy,
     })
 }
