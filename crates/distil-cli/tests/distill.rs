@@ -8,11 +8,12 @@
 
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::{
-    assert_losses_fall, checkpoint, config, distill, distill_ok, kill_after_checkpoint, metrics,
-    resume_fails, shards, stderr, wait_for,
+    assert_killed_run_resumes_bit_for_bit, assert_losses_fall, checkpoint, config, distill,
+    distill_ok, kill_after_checkpoint, metrics, resume_fails, shards, stderr, wait_for,
 };
 use distil_testkit::fixture;
 use tch::Tensor;
@@ -57,18 +58,23 @@ fn a_tiny_cpu_run_lowers_every_loss_and_saves_an_hf_student() {
         .is_file());
 }
 
-#[test]
-fn a_killed_and_resumed_run_matches_the_uninterrupted_run_bit_for_bit() {
-    let dir = tempfile::tempdir().unwrap();
-    let shards = shards(dir.path());
-    // Accumulation 2 and dropout on; the schedule and data cross the kill point.
-    let config = config(
-        dir.path(),
+/// A 30-step run checkpointed at step 15, to be killed there: accumulation 2 and dropout on,
+/// the schedule and data cross the kill point.
+fn resumable_config(dir: &Path) -> PathBuf {
+    let shards = shards(dir);
+    config(
+        dir,
         &shards,
         "  log_interval: 1\n  checkpoint_interval: 15\n\
          optimizer:\n  grad_accumulation: 2\n  learning_rate: 1.0e-3\n\
          training:\n  device: cpu\n  max_steps: 30\n",
-    );
+    )
+}
+
+#[test]
+fn a_killed_and_resumed_run_matches_the_uninterrupted_run_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = resumable_config(dir.path());
     distill_ok(&config, &["output.run_name=whole"]);
 
     let killed = kill_after_checkpoint(&config, &[], &dir.path().join("runs"), "killed", 15);
@@ -114,6 +120,30 @@ fn a_killed_and_resumed_run_matches_the_uninterrupted_run_bit_for_bit() {
     assert!(
         weights("whole") == weights("killed"),
         "final students differ"
+    );
+}
+
+/// The pooled-embedding term, set on the command line: logged, falling, saved in the run's
+/// config, and a killed run resumes bit for bit.
+#[test]
+fn the_pooled_term_is_logged_falls_and_resumes_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = resumable_config(dir.path());
+    let runs = dir.path().join("runs");
+    assert_killed_run_resumes_bit_for_bit(
+        &config,
+        &["loss.alpha_pooled=1.0", "loss.pooled_distance=cosine"],
+        &runs,
+        15,
+        30,
+        &["losses/loss_pooled", "losses/loss", "optim/grad_norm"],
+    );
+    let logged = metrics(&runs.join("whole"));
+    assert_losses_fall(&logged, &["losses/loss_pooled"], 5);
+    let saved = std::fs::read_to_string(runs.join("whole/config.yaml")).unwrap();
+    assert!(
+        saved.contains("alpha_pooled: 1.0") && saved.contains("pooled_distance: cosine"),
+        "{saved}"
     );
 }
 
