@@ -52,7 +52,10 @@ fn main() {
     } else {
         Vec::new()
     };
-    println!("cargo:rustc-env=DISTIL_AMP_CUDA_HEADERS={}", found.join(";"));
+    println!(
+        "cargo:rustc-env=DISTIL_AMP_CUDA_HEADERS={}",
+        found.join(";")
+    );
     if with_cuda {
         // After the static shim, so that the linker resolves its references.
         println!("cargo:rustc-link-search=native={}", lib.display());

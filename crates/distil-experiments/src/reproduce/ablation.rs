@@ -136,7 +136,14 @@ mod tests {
         let deltas: Vec<Option<f64>> = Ablation::ALL.iter().map(|a| a.paper_delta()).collect();
         assert_eq!(
             deltas,
-            [Some(-2.96), Some(-1.46), Some(-0.31), Some(-3.69), None, None]
+            [
+                Some(-2.96),
+                Some(-1.46),
+                Some(-0.31),
+                Some(-3.69),
+                None,
+                None
+            ]
         );
     }
 

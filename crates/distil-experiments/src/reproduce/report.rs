@@ -836,11 +836,17 @@ mod tests {
                 corpus_tokens: 2_000_000,
                 max_train_examples: Some(1000),
                 max_eval_examples: None,
+                student_layer_list: "0,4,5".into(),
+                probe_train_examples: Some(5000),
             },
             size_speed: BTreeMap::new(),
             speedup: 1.6,
             size_ratio: 0.6,
             ablations: summary.ablations,
+            representation: BTreeMap::new(),
+            layer_choice: BTreeMap::new(),
+            layer_choice_pick: None,
+            representation_ablations: Vec::new(),
             stage_seconds: BTreeMap::new(),
         }
     }
@@ -1019,5 +1025,57 @@ mod tests {
              seed spread, so the order is measured, not noise: distillation into the 3-layer \
              student ran 500 steps of 32 sequences over 2.0M corpus tokens"
         ));
+    }
+
+    #[test]
+    fn representation_sections_state_the_goals_the_rule_and_each_term() {
+        use crate::reproduce::results::{LayerChoiceScore, RepresentationScore, PAPER_LOSS};
+        let mut results = results();
+        let score = |sts, probe| RepresentationScore {
+            sts_b_zero_shot: sts,
+            sst2_probe: probe,
+        };
+        let choice = |dev, validation| LayerChoiceScore {
+            sts_b_zero_shot: dev,
+            sts_b_validation: validation,
+        };
+        let scores = BTreeMap::from([
+            (TEACHER.to_string(), score(86.0, 78.0)),
+            (STUDENT.to_string(), score(85.0, 76.0)),
+            (NO_DISTILLATION.to_string(), score(84.0, 75.5)),
+            (PAPER_LOSS.to_string(), score(80.0, 74.0)),
+            ("random-init".to_string(), score(30.0, 60.0)),
+            ("no-pooled".to_string(), score(84.5, 76.5)),
+        ]);
+        let choices = BTreeMap::from([
+            ("0,2,4".to_string(), choice(74.0, 76.0)),
+            ("0,3,5".to_string(), choice(84.5, 88.0)),
+            ("0,4,5".to_string(), choice(84.0, 87.0)),
+        ]);
+        let order: Vec<String> = ["0,2,4", "0,3,5", "0,4,5"].map(String::from).to_vec();
+        results.set_representation(scores, choices, &order);
+        assert_eq!(results.layer_choice_pick.as_deref(), Some("0,3,5"));
+        let report = render(&results);
+        let table = rows_from(&report, "| Model | STS-B zero-shot |");
+        assert_eq!(table[2], "| Teacher | 86.00 | 100.00 | 78.00 | 100.00 |");
+        assert_eq!(
+            table[3],
+            "| Student (the run's recipe) | 85.00 | 98.84 | 76.00 | 97.44 |"
+        );
+        assert!(report.contains(
+            "distillation changes zero-shot STS-B by +1.00 and the SST-2 probe by +0.50"
+        ));
+        assert!(report.contains("The best undistilled layer choice scores 84.50 (layers 0,3,5)"));
+        assert!(report.contains("above every undistilled choice"));
+        assert!(report.contains("It picks 0,3,5; this run's student uses 0,4,5 instead"));
+        let ablations = rows_from(&report, "| Ablation | STS-B zero-shot delta |");
+        assert_eq!(ablations[2], "| random-init | -55.00 | -16.00 | -3.69 |");
+        assert_eq!(ablations[3], "| no-pooled | -0.50 | +0.50 | - |");
+        assert!(report.contains(
+            "help this teacher (leaving them out lowers zero-shot STS-B): alpha_pooled (-0.50)"
+        ));
+        assert!(report.contains("Random initialisation is the worst ablation (-55.00 on STS-B)"));
+        // The fitted head's accuracy is the measured reason the paper's loss loses here.
+        assert!(report.contains("predicts 41.23% of held-out masked tokens"));
     }
 }

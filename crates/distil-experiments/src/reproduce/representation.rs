@@ -33,10 +33,13 @@ pub fn pick_layers(
         .iter()
         .filter_map(|key| Some((key, choices.get(key)?.sts_b_validation)))
         .filter(|(_, score)| score.is_finite())
-        .fold(None, |best: Option<(&String, f64)>, (key, score)| match best {
-            Some((_, top)) if top >= score => best,
-            _ => Some((key, score)),
-        })
+        .fold(
+            None,
+            |best: Option<(&String, f64)>, (key, score)| match best {
+                Some((_, top)) if top >= score => best,
+                _ => Some((key, score)),
+            },
+        )
         .map(|(key, _)| key.clone())
 }
 

@@ -65,14 +65,11 @@ fn headline(out: &mut String, results: &Results) {
     );
     let teacher = reps.get(TEACHER);
     let share = |v: f64, t: Option<f64>| t.map_or(f64::NAN, |t| 100.0 * v / t);
-    let labelled = ROWS
-        .iter()
-        .map(|(m, label)| (*m, label.to_string()))
-        .chain(
-            Ablation::ALL
-                .iter()
-                .map(|a| (a.name(), format!("Ablation: {}", a.name()))),
-        );
+    let labelled = ROWS.iter().map(|(m, label)| (*m, label.to_string())).chain(
+        Ablation::ALL
+            .iter()
+            .map(|a| (a.name(), format!("Ablation: {}", a.name()))),
+    );
     for (model, label) in labelled {
         let Some(s) = reps.get(model) else { continue };
         let _ = writeln!(

@@ -59,7 +59,10 @@ impl Pipeline<'_> {
                 "validation_pairs": section.validation_pairs, "pooling": section.pooling,
                 "max_dev_examples": section.max_dev_examples,
                 "tokenizer": self.tokenizer });
-            let out = self.run_dir.join("layer-choice").join(key.replace(',', "-"));
+            let out = self
+                .run_dir
+                .join("layer-choice")
+                .join(key.replace(',', "-"));
             let (device, tokenizer) = (self.device, self.tokenizer.clone());
             let teacher_dir = teacher.value.dir.clone();
             let done = self
@@ -112,7 +115,14 @@ fn score_model(
         max_pairs: section.max_dev_examples,
         ..StsOptions::default()
     };
-    let sts = sts_zero_shot(dir, Some(tokenizer), &section.sts_b_dev, &sts, device, false)?;
+    let sts = sts_zero_shot(
+        dir,
+        Some(tokenizer),
+        &section.sts_b_dev,
+        &sts,
+        device,
+        false,
+    )?;
     let probe = ProbeOptions {
         pooling: section.pooling,
         train_examples: section.probe_train_examples,
