@@ -605,21 +605,44 @@ mod tests {
         assert!(scratch.teacher.pretrain.is_some());
         let cpu = shipped("mini-cpu.yaml");
         assert!(cpu.teacher.fit_head.is_some() && cpu.teacher.pretrain.is_none());
-        assert_eq!(cpu.student.teacher_layers, [0, 2, 4]);
+        assert_eq!(cpu.student.teacher_layers, [0, 4, 5]);
         assert_eq!(
             cpu.corpus.tokenizer.as_deref(),
             Some("data/vocab/bert-base-uncased")
         );
+        // The recipe chosen on validation data (docs/mini-cpu-recipe.md) ...
         let loss = &cpu.distill.loss;
         assert_eq!(
             (
                 loss.alpha_ce,
                 loss.alpha_mlm,
                 loss.alpha_cos,
-                loss.temperature
+                loss.alpha_hidden_mse,
+                loss.alpha_pooled
+            ),
+            (0.0, 0.0, 0.0, 1.0, 1.0)
+        );
+        // ... and the paper's loss beside it.
+        let paper_loss = cpu.paper_loss.as_ref().unwrap();
+        assert_eq!(
+            (
+                paper_loss.alpha_ce,
+                paper_loss.alpha_mlm,
+                paper_loss.alpha_cos,
+                paper_loss.temperature
             ),
             (5.0, 2.0, 1.0, 2.0)
         );
+        let representation = cpu.representation.as_ref().unwrap();
+        for layers in [[0, 2, 4], [1, 3, 5], [0, 1, 5], [0, 4, 5]] {
+            assert!(representation.layer_choices.contains(&layers.to_vec()));
+        }
+        assert_eq!(
+            cpu.finetune.models.as_deref(),
+            Some(&["teacher", "student", "no-distillation"].map(String::from)[..])
+        );
+        let smoke = shipped("smoke-cpu.yaml");
+        assert_eq!(smoke.model_names(), cpu.model_names());
         assert!(cpu.finetune.seeds.len() >= 3);
         let gpu = shipped("mini-gpu.yaml");
         assert!(gpu.teacher.fit_head.is_some());
@@ -651,6 +674,45 @@ mod tests {
         assert_eq!(paper.student, defaults.student);
         assert_eq!(paper.finetune.tasks, defaults.finetune.tasks);
         assert_eq!(paper.squad, defaults.squad);
+    }
+
+    #[test]
+    fn fine_tuned_models_must_be_models_of_the_run() {
+        let mut config = shipped("mini-cpu.yaml");
+        config.finetune.models = Some(vec!["student".into(), "no-cos".into()]);
+        let err = config.validate().unwrap_err();
+        assert_eq!(err.key, "finetune.models");
+        assert!(
+            err.message.contains("`no-cos` is not a model of this run"),
+            "{err}"
+        );
+        config.finetune.models = Some(vec!["no-pooled".into(), "paper-loss".into()]);
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn a_task_text_or_representation_key_is_named() {
+        let mut config = shipped("mini-cpu.yaml");
+        config.corpus.task_text.as_mut().unwrap().tasks = vec!["sts-c".into()];
+        assert_eq!(config.validate().unwrap_err().key, "corpus.task_text.tasks");
+        let mut config = shipped("mini-cpu.yaml");
+        config
+            .representation
+            .as_mut()
+            .unwrap()
+            .layer_choices
+            .push(Vec::new());
+        assert_eq!(
+            config.validate().unwrap_err().key,
+            "representation.layer_choices"
+        );
+        let mut config = shipped("mini-cpu.yaml");
+        config.paper_loss.as_mut().unwrap().alpha_ce = -1.0;
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .key
+            .starts_with("paper_loss."));
     }
 
     #[test]

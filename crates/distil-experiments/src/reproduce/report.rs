@@ -41,9 +41,18 @@ fn signed(value: f64) -> String {
 }
 
 /// Two decimals, as Table 4's deltas are printed.
-fn num2(value: f64) -> String {
+pub(super) fn num2(value: f64) -> String {
     if value.is_finite() {
         format!("{value:.2}")
+    } else {
+        "n/a".to_string()
+    }
+}
+
+/// Two decimals with their sign, for differences of the representation scores.
+pub(super) fn signed2(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value:+.2}")
     } else {
         "n/a".to_string()
     }

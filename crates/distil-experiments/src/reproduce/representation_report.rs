@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use super::ablation::Ablation;
+use super::report::{num2 as num, signed2 as signed};
 use super::results::{
     Results, NARROW_STUDENT, NO_DISTILLATION, NO_PRETRAINING, PAPER_LOSS, STUDENT, TEACHER,
 };
@@ -18,22 +19,6 @@ const ROWS: [(&str, &str); 6] = [
     (NO_PRETRAINING, "No pretraining: random weights"),
     (NARROW_STUDENT, "Narrow student"),
 ];
-
-fn num(value: f64) -> String {
-    if value.is_finite() {
-        format!("{value:.2}")
-    } else {
-        "n/a".to_string()
-    }
-}
-
-fn signed(value: f64) -> String {
-    if value.is_finite() {
-        format!("{value:+.2}")
-    } else {
-        "n/a".to_string()
-    }
-}
 
 /// Writes the three sections; nothing when the run scored no representations.
 pub fn write(out: &mut String, results: &Results) {
