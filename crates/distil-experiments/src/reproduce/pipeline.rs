@@ -136,6 +136,7 @@ impl<'a> Pipeline<'a> {
         results.set_representation(representation, layer_choice, &self.layer_choice_order());
         self.stages.finish();
         let distilled = std::iter::once(STUDENT)
+            .chain(self.config.paper_loss.is_some().then_some(PAPER_LOSS))
             .chain(narrow.is_some().then_some(NARROW_STUDENT))
             .chain(ablations.iter().map(|(a, _)| a.name()));
         let curves: Vec<(String, PathBuf)> =

@@ -429,7 +429,13 @@ fn table4(out: &mut String, results: &Results) {
             if a.exceeds_spread { "yes" } else { "no" }.into(),
         ]));
     }
-    if results.ablations.is_empty() {
+    if results.ablations.is_empty() && !results.representation_ablations.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nThe ablations were not fine-tuned: they are scored on the representation protocol \
+             above."
+        );
+    } else if results.ablations.is_empty() {
         let _ = writeln!(out, "\nNot run: `ablations: false` in the config.");
     } else {
         let text = format!(
