@@ -262,6 +262,16 @@ impl Default for RepresentationSection {
 }
 
 impl RepresentationSection {
+    /// The choices the layer table scores: the listed ones in order, then the student's own
+    /// `layers` when not listed.
+    pub fn choices_with(&self, layers: &[usize]) -> Vec<Vec<usize>> {
+        let mut choices = self.layer_choices.clone();
+        if !choices.iter().any(|c| c == layers) {
+            choices.push(layers.to_vec());
+        }
+        choices
+    }
+
     fn validate(&self) -> Result<(), InvalidKey> {
         if self.probe_train_examples < 2 {
             return Err(InvalidKey::new(

@@ -149,17 +149,14 @@ impl<'a> Pipeline<'a> {
         write_outputs(&self.run_dir, &results, &curves)
     }
 
-    /// The layer choices in the config's order, the student's own last when not listed.
+    /// The layer choices in the order the table scores them.
     fn layer_choice_order(&self) -> Vec<String> {
-        let own = &self.config.student.teacher_layers;
-        let listed = self
-            .config
+        self.config
             .representation
             .as_ref()
-            .map_or(&[][..], |r| &r.layer_choices[..]);
-        listed
+            .map(|r| r.choices_with(&self.config.student.teacher_layers))
+            .unwrap_or_default()
             .iter()
-            .chain((!listed.contains(own)).then_some(own))
             .map(|l| super::stages::layer_key(l))
             .collect()
     }
@@ -305,8 +302,7 @@ fn stage_count(config: &ReproduceConfig) -> u64 {
         (runs * seeds) as u64
     });
     let representation = config.representation.as_ref().map_or(0, |r| {
-        let own = !r.layer_choices.contains(&config.student.teacher_layers);
-        (models.len() + r.layer_choices.len() + usize::from(own)) as u64
+        (models.len() + r.choices_with(&config.student.teacher_layers).len()) as u64
     });
     let vocab = u64::from(config.corpus.train_vocab.is_some());
     let head = u64::from(config.teacher.fit_head.is_some());

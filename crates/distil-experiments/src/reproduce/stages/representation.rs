@@ -47,10 +47,7 @@ impl Pipeline<'_> {
         section: &RepresentationSection,
         teacher: &Done<ModelDir>,
     ) -> anyhow::Result<BTreeMap<String, LayerChoiceScore>> {
-        let mut choices = section.layer_choices.clone();
-        if !choices.contains(&self.config.student.teacher_layers) {
-            choices.push(self.config.student.teacher_layers.clone());
-        }
+        let choices = section.choices_with(&self.config.student.teacher_layers);
         let mut scores = BTreeMap::new();
         for layers in choices {
             let key = layer_key(&layers);
